@@ -1,0 +1,1 @@
+"""Everything that touches the world: the register, the outbox, the inventory, risk scoring."""

@@ -1,0 +1,185 @@
+"""The intake contract, version 1 (shared/design/INTAKE.md), as one pydantic model.
+
+Every intake route (CLI, HTTP, file drop, batch) validates through ``IntakeReport`` so
+the rules live in exactly one place. The model holds no data about affected
+individuals: the roster is only ever referenced by ``roster_uri``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+CONTRACT_VERSION = 1
+
+
+class Source(StrEnum):
+    contractor = "contractor"
+    web_form = "web_form"
+    email = "email"
+    phone = "phone"
+    api = "api"
+    batch = "batch"
+    csirc = "csirc"
+
+
+class ReporterRole(StrEnum):
+    contractor = "contractor"
+    program_office = "program_office"
+    employee = "employee"
+    public = "public"
+    csirc = "csirc"
+
+
+class DataElement(StrEnum):
+    name = "name"
+    date_of_birth = "date_of_birth"
+    place_of_birth = "place_of_birth"
+    gender = "gender"
+    mailing_address = "mailing_address"
+    email = "email"
+    phone = "phone"
+    ssn = "ssn"
+    medicare_id = "medicare_id"
+    passport = "passport"
+    drivers_license = "drivers_license"
+    state_id = "state_id"
+    bank_account = "bank_account"
+    credit_card = "credit_card"
+    password = "password"
+    biometric = "biometric"
+    alien_registration = "alien_registration"
+    medical = "medical"
+    mental_health = "mental_health"
+    substance_use = "substance_use"
+    financial = "financial"
+    criminal = "criminal"
+    immigration_status = "immigration_status"
+    digital_signature = "digital_signature"
+    organization = "organization"
+    website = "website"
+    other = "other"
+
+
+class Media(StrEnum):
+    email = "email"
+    paper = "paper"
+    laptop = "laptop"
+    mobile_device = "mobile_device"
+    removable_media = "removable_media"
+    backup_tape = "backup_tape"
+    server = "server"
+    database = "database"
+    web_application = "web_application"
+    cloud_storage = "cloud_storage"
+    verbal = "verbal"
+    other = "other"
+
+
+class Intent(StrEnum):
+    intentional = "intentional"
+    unintentional = "unintentional"
+    unknown = "unknown"
+
+
+class Recipient(StrEnum):
+    hhs_internal = "hhs_internal"
+    known_external = "known_external"
+    external_unknown = "external_unknown"
+    malicious = "malicious"
+    unknown = "unknown"
+
+
+NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
+class ReportedBy(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: NonEmpty
+    email: NonEmpty
+    organization: NonEmpty
+    role: ReporterRole
+
+
+class Contractor(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: NonEmpty
+    contract_number: NonEmpty
+
+
+class IntakeReport(BaseModel):
+    """One suspected or confirmed breach as reported by an integration or a person.
+
+    Unknown fields are refused so that a misspelt optional field (``hipaa_coverd``)
+    is reported to the sender instead of being silently dropped.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    external_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    source: Source
+    reported_by: ReportedBy
+    system_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+    discovered_at: AwareDatetime
+    reported_at: AwareDatetime
+    occurred_from: AwareDatetime | None = None
+    occurred_to: AwareDatetime | None = None
+    contractor: Contractor | None = None
+    summary: Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
+    data_elements: list[DataElement]
+    estimated_individuals: Annotated[int, Field(ge=0, strict=True)]
+    media: Media
+    encrypted: bool | None = None
+    intent: Intent
+    recipient: Recipient
+    hipaa_covered: bool = False
+    roster_uri: Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None = None
+
+    @model_validator(mode="after")
+    def _times_in_order(self) -> IntakeReport:
+        if self.reported_at < self.discovered_at:
+            raise ValueError("reported_at must not precede discovered_at")
+        if self.occurred_from and self.occurred_to and self.occurred_to < self.occurred_from:
+            raise ValueError("occurred_to must not precede occurred_from")
+        return self
+
+    @property
+    def breach_id(self) -> str:
+        return breach_id(self.source, self.external_id)
+
+    @property
+    def workflow_id(self) -> str:
+        return workflow_id_for(self.breach_id)
+
+    @property
+    def contractor_involved(self) -> bool:
+        return self.contractor is not None
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def breach_id(source: Source | str, external_id: str) -> str:
+    """The stable breach id of a report: ``<source>-<external_id>``, normalised.
+
+    Characters outside ``[A-Za-z0-9._-]`` become ``-``. Because that folding could make
+    two different external ids collide (``A/1`` and ``A 1``), any id it changed gets a
+    short digest of the original appended, so distinct reports never share a case.
+    """
+    src = Source(source).value
+    safe = _UNSAFE.sub("-", external_id).strip("-") or "x"
+    if safe != external_id:
+        digest = hashlib.sha256(external_id.encode()).hexdigest()[:8]
+        safe = f"{safe}-{digest}"
+    return f"{src}-{safe}"
+
+
+def workflow_id_for(breach: str) -> str:
+    return f"breach-{breach}"
+

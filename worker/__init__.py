@@ -1,0 +1,1 @@
+"""Process wiring: settings, the shared data converter, logging, and the worker itself."""

@@ -1,0 +1,62 @@
+"""Worker wiring: one client factory and one worker factory for every process that needs them."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.common import SearchAttributeIndexedValueType
+from temporalio.worker import Worker
+
+from activities.db import make_engine
+from activities.inventory import InventoryActivities
+from activities.outbox import FolderTransport, OutboxActivities
+from activities.register import RegisterActivities
+from models import search
+from worker.config import Settings
+from worker.converter import data_converter
+from workflows.breach import BreachResponseWorkflow
+
+WORKFLOWS = [BreachResponseWorkflow]
+
+
+async def connect(settings: Settings) -> Client:
+    return await Client.connect(settings.address, namespace=settings.temporal_namespace, data_converter=data_converter(settings))
+
+
+def activities(settings: Settings) -> list:
+    engine = make_engine(settings.register_url)
+    register = RegisterActivities(engine)
+    outbox = OutboxActivities(FolderTransport(settings.outbox_path))
+    inventory = InventoryActivities(settings.inventory_path)
+    return [register.open_case, register.change_stage, register.record_clocks, register.audit, outbox.deliver, inventory.lookup]
+
+
+def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecutor) -> Worker:
+    """The breach worker; ``executor`` runs the synchronous activities (database, files)."""
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=WORKFLOWS,
+        activities=activities(settings),
+        activity_executor=executor,
+    )
+
+
+_INDEXED = {
+    SearchAttributeIndexedValueType.KEYWORD: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    SearchAttributeIndexedValueType.INT: IndexedValueType.INDEXED_VALUE_TYPE_INT,
+    SearchAttributeIndexedValueType.BOOL: IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
+    SearchAttributeIndexedValueType.DATETIME: IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+}
+
+
+async def ensure_search_attributes(client: Client, namespace: str) -> list[str]:
+    """Register the custom search attributes that are missing; returns the names added."""
+    existing = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=namespace))
+    missing = {k.name: _INDEXED[k.indexed_value_type] for k in search.ALL if k.name not in existing.custom_attributes}
+    if missing:
+        await client.operator_service.add_search_attributes(AddSearchAttributesRequest(search_attributes=missing, namespace=namespace))
+    return sorted(missing)
