@@ -23,7 +23,7 @@ from temporalio.service import RPCError
 from models import search
 from models.inventory import load_inventory
 from starter.intake import InvalidReport, file_report, parse_report
-# TMP from starter.risk_cmd import risk
+from starter.risk_cmd import risk
 from worker import keys as keyring
 from worker.config import Settings
 from worker.logs import configure as configure_logs
@@ -33,7 +33,7 @@ from workflows.breach import BreachResponseWorkflow
 app = typer.Typer(help="Breach response orchestration on Temporal: run the service, file reports, follow cases.", no_args_is_help=True)
 payload_key_app = typer.Typer(help="Payload encryption keys.", no_args_is_help=True)
 app.add_typer(payload_key_app, name="payload-key")
-# TMP app.command("risk")(risk)
+app.command("risk")(risk)
 
 out = Console()
 err = Console(stderr=True)
