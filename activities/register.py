@@ -1,4 +1,4 @@
-"""Register activities: the only code that writes cases, clocks and audit events.
+"""Register activities: the only code that writes cases, decisions, clocks and audit events.
 
 Each write is an idempotent upsert keyed on a natural key, so Temporal's retries never
 duplicate a row. Activities are synchronous (SQLAlchemy is) and run on the worker's
@@ -12,8 +12,8 @@ from sqlmodel import Session
 from temporalio import activity
 
 from activities.db import upsert
-from models.records import AuditEntry, CaseOpening, ClockUpdate, StageChange
-from models.register import AuditEvent, CaseRecord, ClockRecord
+from models.records import AuditEntry, CaseOpening, CaseSync, DecisionEntry
+from models.register import AuditEvent, CaseRecord, ClockRecord, DecisionRecord
 
 
 class RegisterActivities:
@@ -46,25 +46,38 @@ class RegisterActivities:
             upsert(session, CaseRecord, values, ["breach_id"], update=False)
             session.commit()
 
-    @activity.defn(name="register.change_stage")
-    def change_stage(self, change: StageChange) -> None:
+    @activity.defn(name="register.sync_case")
+    def sync_case(self, sync: CaseSync) -> None:
+        """Bring the case row and its clocks up to the workflow's state (last writer wins)."""
         with Session(self._engine) as session:
-            case = session.get(CaseRecord, change.breach_id)
+            case = session.get(CaseRecord, sync.breach_id)
             if case is None:
-                raise LookupError(f"case {change.breach_id} is not in the register")
-            case.stage, case.status, case.updated_at = change.stage, change.status, change.at
-            if change.outcome:
-                case.outcome = change.outcome
-            if change.status == "concluded":
-                case.closed_at = change.at
+                raise LookupError(f"case {sync.breach_id} is not in the register")
+            for field in ("stage", "status", "outcome", "individuals", "data_elements", "risk_level", "major_incident", "notified", "individuals_notified", "services", "reported_to_cisa", "reported_to_congress"):
+                setattr(case, field, getattr(sync, field))
+            case.updated_at = sync.at
+            case.closed_at = sync.at if sync.status == "concluded" else None
             session.add(case)
+            for clock in sync.clocks:
+                row = clock.model_dump(include={"clock", "started_at", "due_at", "state", "met_at", "source"})
+                upsert(session, ClockRecord, dict(breach_id=sync.breach_id, **row), ["breach_id", "clock"])
             session.commit()
 
-    @activity.defn(name="register.record_clocks")
-    def record_clocks(self, update: ClockUpdate) -> None:
+    @activity.defn(name="register.record_decision")
+    def record_decision(self, entry: DecisionEntry) -> None:
+        """The decision and its audit event, in one transaction, once per decision id."""
         with Session(self._engine) as session:
-            for clock in update.clocks:
-                upsert(session, ClockRecord, dict(breach_id=update.breach_id, **clock.model_dump()), ["breach_id", "clock"])
+            upsert(session, DecisionRecord, entry.model_dump(exclude={"breach_id"}) | {"breach_id": entry.breach_id}, ["decision_id"], update=False)
+            audit = AuditEntry(
+                event_key=f"{entry.breach_id}:decision:{entry.decision_id}",
+                breach_id=entry.breach_id,
+                at=entry.decided_at,
+                kind=f"decision:{entry.decision}",
+                actor=entry.decided_by,
+                role=entry.role,
+                detail={"decision_id": entry.decision_id, "rationale": entry.rationale, "payload": entry.payload},
+            )
+            upsert(session, AuditEvent, audit.model_dump(), ["event_key"], update=False)
             session.commit()
 
     @activity.defn(name="register.audit")

@@ -1,4 +1,4 @@
-"""The state of one breach case as the workflow holds it and as queries return it.
+"""The state of one breach case as queries return it: stage, clocks, findings, timeline.
 
 Clocks are data (name, start, due, state, source of the rule) so they can be shown,
 queried and checked line by line against the plan.
@@ -8,8 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, Field
+
+
+# OMB: the PII of 100,000 or more people makes a breach a major incident.
+MAJOR_INCIDENT_INDIVIDUALS = 100_000
 
 
 class Stage(StrEnum):
@@ -32,21 +37,29 @@ class ClockState(StrEnum):
     not_applicable = "not_applicable"
 
 
+class ClockKind(StrEnum):
+    statutory = "statutory"  # from law, OMB or the plan: warn, then record a missed deadline
+    service_level = "service_level"  # our own limit on a human step: remind, then escalate
+
+
 class Clock(BaseModel):
     """One deadline: when it started, when it is due, and the rule it comes from."""
 
     clock: str
+    kind: ClockKind = ClockKind.statutory
     started_at: datetime
     due_at: datetime | None
     state: ClockState = ClockState.pending
     met_at: datetime | None = None
     source: str
-
-    @classmethod
-    def starting(cls, name: str, start: datetime, limit: timedelta, source: str) -> Clock:
-        return cls(clock=name, started_at=start, due_at=start + limit, source=source)
+    reminder_at: datetime | None = None
+    reminded: bool = False
+    paused_remaining: timedelta | None = None
+    awaiting: list[str] = Field(default_factory=list, description="roles whose step this clock waits for")
 
     def remaining(self, now: datetime) -> timedelta | None:
+        if self.state is ClockState.paused:
+            return self.paused_remaining
         if self.state is not ClockState.pending or self.due_at is None:
             return None
         return self.due_at - now
@@ -60,6 +73,23 @@ class Finding(BaseModel):
     detail: str
 
 
+class TimelineEvent(BaseModel):
+    """One line of a case's timeline, as exercises print it (DECISIONS.md, `--json` shape)."""
+
+    at: datetime
+    kind: str
+    stage: str | None = None
+    clock: str | None = None
+    decision: str | None = None
+    role: str | None = None
+    by: str | None = None
+    due_at: datetime | None = None
+    detail: str | None = Field(None, description="free text; never holds absolute times (exercises shift times)")
+
+    def compact(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
 class SystemInfo(BaseModel):
     """What the inventory says about the breached system (None fields when unknown)."""
 
@@ -71,8 +101,35 @@ class SystemInfo(BaseModel):
     operator: str | None = None
 
 
+class CaseConfig(BaseModel):
+    """Service levels and reminder lead times, fixed per case when it starts.
+
+    Defaults are documented in the README. A case keeps the configuration it started
+    with, so changing a default never changes the clocks of running cases.
+    """
+
+    csirc_report_limit: timedelta = timedelta(hours=1)
+    service_levels: dict[str, timedelta] = {
+        "confirm_pii": timedelta(days=1),
+        "co_acknowledge": timedelta(days=1),
+        "co_record_contractor_response": timedelta(days=5),
+        "co_complete_review": timedelta(days=10),
+        "submit_risk_assessment": timedelta(days=5),
+        "approve_major_incident": timedelta(days=1),
+        "approve_response_plan": timedelta(days=3),
+        "approve_notification": timedelta(days=3),
+        "pim_approve_closure": timedelta(days=10),
+        "respond_to_pim": timedelta(days=10),
+        "record_notification_sent": timedelta(days=30),
+    }
+    reminder_fraction: float = Field(0.25, gt=0, lt=1, description="remind when this share of a clock's time is left")
+    reminder_max_lead: timedelta = timedelta(days=2)
+    oral_hold_limit: timedelta = timedelta(days=30)
+    continue_as_new_events: int = Field(4000, ge=200)
+
+
 class CaseView(BaseModel):
-    """What `breach show`, the HTTP status route and tests read through the workflow query.
+    """What `breach show`, the HTTP status route and exercises read through the workflow query.
 
     Holds no personal data and not the report's free-text summary.
     """
@@ -81,14 +138,21 @@ class CaseView(BaseModel):
     workflow_id: str
     stage: Stage
     status: str
+    outcome: str | None = None
     system: SystemInfo | None
     estimated_individuals: int
+    data_elements: list[str] = []
     contractor_involved: bool
     hipaa_covered: bool
+    risk_level: str | None = None
+    major_incident: bool = False
+    individuals_notified: int = 0
     awaiting: str | None
+    hold_until: datetime | None = None
     clocks: list[Clock]
     findings: list[Finding]
     outbox: list[str]
+    decisions: list[dict[str, Any]] = []
 
     @property
     def next_deadline(self) -> Clock | None:

@@ -21,17 +21,35 @@ class CaseOpening(BaseModel):
     opened_at: datetime
 
 
-class StageChange(BaseModel):
+class CaseSync(BaseModel):
+    """The register's view of a case after a change: Appendix A fields and every clock."""
+
     breach_id: str
     stage: str
     status: str
-    at: datetime
-    outcome: str | None = None
-
-
-class ClockUpdate(BaseModel):
-    breach_id: str
+    outcome: str | None
+    individuals: int
+    data_elements: list[str]
+    risk_level: str | None
+    major_incident: bool
+    notified: bool
+    individuals_notified: int
+    services: list[str]
+    reported_to_cisa: bool
+    reported_to_congress: bool
     clocks: list[Clock]
+    at: datetime
+
+
+class DecisionEntry(BaseModel):
+    breach_id: str
+    decision_id: str
+    decision: str
+    role: str
+    decided_by: str
+    decided_at: datetime
+    rationale: str | None
+    payload: dict[str, Any]
 
 
 class AuditEntry(BaseModel):

@@ -238,6 +238,36 @@ def show(
     out.print(f"\nweb ui: {settings.ui_link(view.workflow_id)}", highlight=False)
 
 
+@app.command()
+def exercise(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML (see examples/exercises/).", exists=True, dir_okay=False)],
+    json_out: Annotated[bool, typer.Option("--json", help="Print the timeline and summary as JSON (the stable shape of DECISIONS.md).")] = False,
+    history: Annotated[Path | None, typer.Option(help="Also save the workflow history JSON here (for replay tests).")] = None,
+) -> None:
+    """Run a tabletop exercise: the real workflow and activities in accelerated time; print the timeline.
+
+    Needs no running service: it starts Temporal's time-skipping test server for the run.
+
+    Example: breach exercise examples/exercises/notify-cms-rejection.yaml
+    """
+    import tempfile
+
+    from pydantic import ValidationError
+
+    from starter.exercise import load_scenario, render_text, run_exercise
+
+    try:
+        loaded, report = load_scenario(scenario)
+    except (ValidationError, ValueError, OSError) as exc:
+        raise fail(f"scenario {scenario} is not valid:\n{exc}") from None
+    with tempfile.TemporaryDirectory(prefix="breach-exercise-") as scratch:
+        result = asyncio.run(run_exercise(loaded, report, Path(scratch), history_out=history))
+    if json_out:
+        out.print_json(result.model_dump_json())
+    else:
+        print(render_text(result))
+
+
 @payload_key_app.command("rotate")
 def rotate_payload_key() -> None:
     """Add a new current payload key to the key file; older keys stay for reading history.

@@ -15,11 +15,12 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from models import search
-from models.case import Stage
+from models.case import MAJOR_INCIDENT_INDIVIDUALS, CaseConfig, Stage
 from models.intake import IntakeReport
 from models.inventory import InventorySystem
 from worker.config import Settings
 from workflows.breach import BreachResponseWorkflow
+from workflows.state import CaseInput
 
 
 class InvalidReport(ValueError):
@@ -72,19 +73,19 @@ def initial_search_attributes(report: IntakeReport) -> TypedSearchAttributes:
             SearchAttributePair(search.AFFECTED_INDIVIDUALS, report.estimated_individuals),
             SearchAttributePair(search.CONTRACTOR_INVOLVED, report.contractor_involved),
             SearchAttributePair(search.HIPAA_COVERED, report.hipaa_covered),
-            SearchAttributePair(search.MAJOR_INCIDENT, False),
+            SearchAttributePair(search.MAJOR_INCIDENT, report.estimated_individuals >= MAJOR_INCIDENT_INDIVIDUALS),
         ]
     )
 
 
-async def file_report(client: Client, settings: Settings, report: IntakeReport, inventory: dict[str, InventorySystem]) -> FiledCase:
+async def file_report(client: Client, settings: Settings, report: IntakeReport, inventory: dict[str, InventorySystem], config: CaseConfig | None = None) -> FiledCase:
     """Start the case for ``report``, or return the existing one for the same source + external_id."""
     wid = report.workflow_id
     flags = intake_flags(report, inventory)
     try:
         await client.start_workflow(
             BreachResponseWorkflow.run,
-            report,
+            CaseInput(report=report, config=config or CaseConfig()),
             id=wid,
             task_queue=settings.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,

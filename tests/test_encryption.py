@@ -14,7 +14,7 @@ import pytest
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
-from models.intake import IntakeReport
+from workflows.state import CaseInput
 from tests.support import REPORTS, eventually
 from worker import keys
 from worker.codec import ENCODING, KEY_ID, DecryptionError, EncryptionCodec
@@ -112,8 +112,8 @@ async def test_canary_never_reaches_server_database_in_clear(stack, client):
     started = history.events[0].workflow_execution_started_event_attributes
     raw = started.input.payloads[0]
     assert raw.metadata["encoding"] == ENCODING
-    (report,) = await client.data_converter.decode(started.input.payloads, [IntakeReport])
-    assert canary in report.summary
+    (case_input,) = await client.data_converter.decode(started.input.payloads, [CaseInput])
+    assert canary in case_input.report.summary
 
     # The codec server that the Web UI is wired to decodes the same payload.
     body = json_format.MessageToJson(Payloads(payloads=[raw]))

@@ -1,0 +1,223 @@
+"""The decision vocabulary (shared/design/DECISIONS.md): names, who may make them, payloads.
+
+The same names are used by the CLI, the workflow's update handlers, the audit trail and
+exercise scenarios. Payload models refuse unknown fields so that a misspelt field is an
+error the operator sees, not a silent default.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from models.intake import DataElement
+from models.risk import RiskAnswers
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+
+
+class Role(StrEnum):
+    reporter = "reporter"
+    program_office = "program_office"
+    cms_sop = "cms_sop"
+    cms_ciso = "cms_ciso"
+    cms_brt = "cms_brt"
+    contracting_officer = "contracting_officer"
+    contractor = "contractor"
+    hhs_csirc = "hhs_csirc"
+    hhs_pim = "hhs_pim"
+    hhs_saop = "hhs_saop"
+    hhs_brt = "hhs_brt"
+    hhs_asl = "hhs_asl"
+    hhs_aspa = "hhs_aspa"
+    notifying_official = "notifying_official"
+
+
+class Actor(BaseModel):
+    model_config = _STRICT
+
+    name: Name
+    role: Role
+
+
+class Decision(BaseModel):
+    """One submitted decision: who (in which role), an id for exactly-once, why, and the payload.
+
+    ``payload`` is checked against the decision's own model by the workflow's validator.
+    """
+
+    model_config = _STRICT
+
+    decision_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    actor: Actor
+    rationale: Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)] | None = None
+    payload: dict[str, Any] = {}
+
+
+class DecisionOutcome(BaseModel):
+    decision: str
+    decision_id: str
+    stage: str
+    message: str
+
+
+# ------------------------------------------------------------------------ payloads
+
+
+class Empty(BaseModel):
+    model_config = _STRICT
+
+
+class ConfirmPii(BaseModel):
+    model_config = _STRICT
+
+    is_pii: bool
+    federal_data: bool | None = None
+    data_elements: list[DataElement] | None = None
+    compliance_docs: list[Name] | None = None
+
+
+class CoRequestInformation(BaseModel):
+    model_config = _STRICT
+
+    request: Text
+
+
+class CoRecordContractorResponse(BaseModel):
+    model_config = _STRICT
+
+    summary: Text
+    artifacts: list[Name] = Field(default_factory=list, description="references (file names, ticket ids), never contents")
+
+
+class CoCompleteReview(BaseModel):
+    model_config = _STRICT
+
+    contractor_cooperated: bool
+    obligations: Text
+
+
+class SubmitRiskAssessment(BaseModel):
+    model_config = _STRICT
+
+    answers: RiskAnswers = RiskAnswers()
+
+
+class DetermineMajorIncident(BaseModel):
+    model_config = _STRICT
+
+    is_major: bool
+    rationale: Text
+
+
+class Comments(BaseModel):
+    model_config = _STRICT
+
+    comments: Text
+
+
+class OptionalComments(BaseModel):
+    model_config = _STRICT
+
+    comments: Text | None = None
+
+
+class NotificationMethod(StrEnum):
+    first_class_mail = "first_class_mail"
+    email = "email"
+    telephone = "telephone"
+    substitute_notice = "substitute_notice"
+
+
+class ApproveNotification(BaseModel):
+    model_config = _STRICT
+
+    method: list[NotificationMethod] = Field(min_length=1)
+    notifying_official: Name
+    services: list[Name] = []
+    languages: list[Annotated[str, StringConstraints(min_length=2, max_length=8)]] = ["en"]
+
+
+class OutboundKind(StrEnum):
+    cisa_omb = "cisa_omb"
+    congress_oig = "congress_oig"
+    supplemental_30d = "supplemental_30d"
+
+
+class ApproveOutboundReport(BaseModel):
+    model_config = _STRICT
+
+    kind: OutboundKind
+
+
+class DelayNotification(BaseModel):
+    model_config = _STRICT
+
+    until: AwareDatetime
+    authority: Name
+    written: bool = Field(description="an oral instruction holds at most 30 days unless a written one follows")
+
+
+class RequestText(BaseModel):
+    model_config = _STRICT
+
+    request: Text
+
+
+class RespondToPim(BaseModel):
+    model_config = _STRICT
+
+    response: Text
+
+
+class NewInformation(BaseModel):
+    model_config = _STRICT
+
+    data_elements_added: list[DataElement] = []
+    individuals_delta: int = 0
+    misuse_evidence: bool = False
+
+
+class RecordNotificationSent(BaseModel):
+    model_config = _STRICT
+
+    individuals_notified: Annotated[int, Field(ge=0)]
+    media_notice: bool = Field(False, description="HIPAA media notice published (over 500 residents of one state)")
+
+
+class Rule(BaseModel):
+    """Who may make a decision, and the payload model it carries."""
+
+    roles: frozenset[Role]
+    payload: type[BaseModel]
+
+
+R = Role
+RULES: dict[str, Rule] = {
+    "confirm_pii": Rule(roles=frozenset({R.cms_sop, R.program_office}), payload=ConfirmPii),
+    "co_acknowledge": Rule(roles=frozenset({R.contracting_officer}), payload=Empty),
+    "co_request_information": Rule(roles=frozenset({R.contracting_officer}), payload=CoRequestInformation),
+    "co_record_contractor_response": Rule(roles=frozenset({R.contracting_officer}), payload=CoRecordContractorResponse),
+    "co_complete_review": Rule(roles=frozenset({R.contracting_officer}), payload=CoCompleteReview),
+    "submit_risk_assessment": Rule(roles=frozenset({R.cms_brt, R.cms_sop}), payload=SubmitRiskAssessment),
+    "determine_major_incident": Rule(roles=frozenset({R.cms_sop}), payload=DetermineMajorIncident),
+    "approve_major_incident": Rule(roles=frozenset({R.hhs_saop}), payload=OptionalComments),
+    "reject_major_incident": Rule(roles=frozenset({R.hhs_saop}), payload=Comments),
+    "approve_response_plan": Rule(roles=frozenset({R.cms_sop, R.cms_brt}), payload=OptionalComments),
+    "reject_response_plan": Rule(roles=frozenset({R.cms_sop, R.cms_brt}), payload=Comments),
+    "approve_notification": Rule(roles=frozenset({R.hhs_saop, R.hhs_brt}), payload=ApproveNotification),
+    "reject_notification": Rule(roles=frozenset({R.hhs_saop, R.hhs_brt}), payload=Comments),
+    "approve_outbound_report": Rule(roles=frozenset({R.hhs_brt, R.hhs_asl}), payload=ApproveOutboundReport),
+    "delay_notification": Rule(roles=frozenset({R.hhs_saop}), payload=DelayNotification),
+    "lift_delay": Rule(roles=frozenset({R.hhs_saop}), payload=OptionalComments),
+    "pim_approve_closure": Rule(roles=frozenset({R.hhs_pim}), payload=OptionalComments),
+    "pim_request_more_info": Rule(roles=frozenset({R.hhs_pim}), payload=RequestText),
+    "respond_to_pim": Rule(roles=frozenset({R.cms_sop, R.program_office}), payload=RespondToPim),
+    "new_information": Rule(roles=frozenset({R.cms_sop, R.program_office}), payload=NewInformation),
+    "record_notification_sent": Rule(roles=frozenset({R.notifying_official}), payload=RecordNotificationSent),
+}
+

