@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -279,3 +280,22 @@ def rotate_payload_key() -> None:
         raise fail("keys come from BREACH_PAYLOAD_KEYS; rotate by prepending a new id:key entry there")
     ring = keyring.rotate(settings.key_path)
     out.print(f"current key: {ring.current_id} ({len(ring.keys)} key(s) in {settings.key_path})")
+
+
+def main() -> None:
+    """Console entry point of `breach`.
+
+    Once a command has finished, exit without interpreter finalization: temporalio's Rust
+    bridge threads can abort CPython's teardown of a short-lived client process with
+    "Fatal Python error: PyGILState_Release" (temporalio/sdk-python#300), which would turn
+    a successful command into exit code -6.
+    """
+    try:
+        app()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    else:
+        code = 0
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
