@@ -81,14 +81,17 @@ class BreachResponseWorkflow:
             self._publish()
         while not self.s.closed:
             self._tick()
+            await self._flush_notices()
             if self._history_is_long() and workflow.all_handlers_finished():
                 await self._sync()
                 workflow.continue_as_new(CaseInput(report=self.s.report, config=self.s.config, carried=self.s))
             self._wake = False
             wake_at = self._next_wake()
             timeout = max(wake_at - workflow.now(), timedelta(0)) if wake_at else None
-            await workflow.wait_condition(lambda: self._wake or self.s.closed, timeout=timeout, timeout_summary=self._wake_summary())
-            await self._flush_notices()
+            try:
+                await workflow.wait_condition(lambda: self._wake or self.s.closed, timeout=timeout, timeout_summary=self._wake_summary())
+            except TimeoutError:
+                pass  # a reminder or deadline is due: the next _tick handles it
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.s.main_outcome or "closed"
 
@@ -212,6 +215,8 @@ class BreachResponseWorkflow:
             raise Refused(f"decision id {decision.decision_id} was already applied ({done.decision} by {done.by} at {done.at.isoformat()})")
         if s.closed:
             raise Refused(f"the case is closed ({s.main_outcome}); no further decisions")
+        if s.main_outcome and name != "approve_outbound_report":
+            raise Refused(f"the case's outcome ({s.main_outcome}) is recorded; it closes once every major-incident report is sent")
         reason = getattr(self, f"_can_{name}", lambda _d, _p: None)(decision, payload)
         if reason:
             raise Refused(f"{name}: {reason}")
@@ -720,10 +725,12 @@ class BreachResponseWorkflow:
         self._notices.append((kind, {"kind": kind, "to": to, "breach_id": self.s.report.breach_id, "text": text, "at": workflow.now().isoformat()}))
 
     async def _flush_notices(self) -> None:
+        if not self._notices:
+            return
         while self._notices:
             kind, document = self._notices.pop(0)
-            stamp = workflow.now().strftime("%Y%m%dT%H%M%S")
-            await self._send(f"{kind}-{stamp}", document, summary=f"Notice: {kind.replace('-', ' ')}")
+            self.s.notices_sent += 1
+            await self._send(f"notice-{self.s.notices_sent:03d}-{kind}", document, summary=f"Notice: {kind.replace('-', ' ')}")
         await self._sync()
 
     async def _send(self, kind: str, document: dict, summary: str) -> str:
@@ -768,12 +775,12 @@ class BreachResponseWorkflow:
         if s.closed:
             return None
         waits = []
-        if s.stage is Stage.contractor_review:
+        if s.main_outcome:
+            waits.append(f"major-incident reports before closing ({s.main_outcome})")
+        elif s.stage is Stage.contractor_review:
             waits.append("co_acknowledge" if not s.co_acknowledged else "co_record_contractor_response" if s.co_open_request else "co_request_information or co_complete_review")
         elif s.stage is Stage.pim_review:
             waits.append("respond_to_pim" if s.pim_open_request else "pim_approve_closure or pim_request_more_info")
-        elif s.stage is Stage.notify and s.main_outcome:
-            waits.append("approve_outbound_report (major-incident reports outstanding)")
         else:
             waits += AWAITED_BY_STAGE.get(s.stage, [])[:1]
         if s.major.status == "proposed":

@@ -12,8 +12,8 @@ def span(delta: timedelta) -> str:
     minutes = int(abs(delta).total_seconds() // 60)
     days, rest = divmod(minutes, 1440)
     hours, mins = divmod(rest, 60)
-    parts = [f"{days}d" if days else "", f"{hours}h" if hours else "", f"{mins}m"]
-    return sign + " ".join(p for p in parts if p)
+    parts = [f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (mins, "m")) if n]
+    return sign + (" ".join(parts) or "0m")
 
 
 def render_details(view: CaseView, now: datetime) -> str:

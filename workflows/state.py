@@ -50,6 +50,7 @@ class CaseState(BaseModel):
     clocks: dict[str, Clock] = {}
     findings: list[Finding] = []
     outbox: list[str] = []
+    notices_sent: int = 0
     timeline: list[TimelineEvent] = []
     decisions: list[DecisionNote] = []
     pii: ConfirmPii | None = None
