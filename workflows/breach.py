@@ -83,13 +83,13 @@ class BreachResponseWorkflow:
             self._tick()
             await self._flush_notices()
             if self._history_is_long() and workflow.all_handlers_finished():
-                await self._sync()
+                # No await between the check and the call: a decision arriving meanwhile would be cut off.
                 workflow.continue_as_new(CaseInput(report=self.s.report, config=self.s.config, carried=self.s))
             self._wake = False
             wake_at = self._next_wake()
             timeout = max(wake_at - workflow.now(), timedelta(0)) if wake_at else None
             try:
-                await workflow.wait_condition(lambda: self._wake or self.s.closed, timeout=timeout, timeout_summary=self._wake_summary())
+                await workflow.wait_condition(self._should_wake, timeout=timeout, timeout_summary=self._wake_summary())
             except TimeoutError:
                 pass  # a reminder or deadline is due: the next _tick handles it
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -812,6 +812,10 @@ class BreachResponseWorkflow:
             workflow.upsert_search_attributes(updates)
             self._published.update({key.name: value for key, value in wanted.items()})
         workflow.set_current_details(render_details(view, workflow.now()))
+
+    def _should_wake(self) -> bool:
+        """A change of state, closure, or a long history at a quiet moment (to continue as new)."""
+        return self._wake or self.s.closed or (self._history_is_long() and workflow.all_handlers_finished())
 
     def _history_is_long(self) -> bool:
         info = workflow.info()

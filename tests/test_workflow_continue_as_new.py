@@ -1,0 +1,82 @@
+"""A long case continues as new before its history grows large, carrying its whole state:
+decisions, clocks and stage survive, and the case still runs to its end."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from models.case import CaseConfig, Stage
+from models.decisions import Actor, Decision, Role
+from starter.decisions import DecisionRefused, submit
+from starter.intake import file_report, parse_report
+from tests.support import REPORTS, eventually
+from worker.config import Settings
+from worker.converter import data_converter
+from worker.main import build_worker, ensure_search_attributes
+from workflows.breach import BreachResponseWorkflow
+
+CO = Actor(name="Chris Lee", role=Role.contracting_officer)
+
+
+def decision(actor: Actor, **payload) -> Decision:
+    return Decision(decision_id=uuid.uuid4().hex, actor=actor, payload=payload)
+
+
+@pytest.fixture
+async def env(tmp_path):
+    settings = Settings(data_dir=tmp_path, task_queue=f"can-{uuid.uuid4().hex[:6]}", key_file=tmp_path / "k.json")
+    server = str(Path(sys.executable).parent / "temporal-test-server")
+    environment = await WorkflowEnvironment.start_time_skipping(data_converter=data_converter(settings), test_server_existing_path=server)
+    await ensure_search_attributes(environment.client, "default")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        async with build_worker(environment.client, settings, pool):
+            yield environment, settings
+    await environment.shutdown()
+
+
+async def test_long_case_continues_as_new_with_its_state(env):
+    environment, settings = env
+    client = environment.client
+    report = parse_report((REPORTS / "recon-misdirected-email.json").read_text())
+    filed = await file_report(client, settings, report, {}, config=CaseConfig(continue_as_new_events=200))
+    handle = client.get_workflow_handle(filed.workflow_id)
+    first_run = (await handle.describe()).run_id
+
+    async def intake_done() -> bool:
+        return (await handle.query(BreachResponseWorkflow.details)).stage is Stage.confirm_pii
+
+    await eventually(intake_done)
+
+    await submit(handle, "confirm_pii", decision(Actor(name="Sam Ortiz", role=Role.cms_sop), is_pii=True))
+    await submit(handle, "co_acknowledge", decision(CO))
+    rounds = 15
+    for n in range(rounds):
+        await submit(handle, "co_request_information", decision(CO, request=f"forensic artifact {n}"))
+        await submit(handle, "co_record_contractor_response", decision(CO, summary=f"artifact {n} supplied", artifacts=[f"TICKET-{n}"]))
+
+    described = await handle.describe()
+    assert described.run_id != first_run, "the case continued as new"
+    history = await client.get_workflow_handle(filed.workflow_id, run_id=described.run_id).fetch_history()
+    assert len(history.events) < 200
+    view = await handle.query(BreachResponseWorkflow.details)
+    assert view.stage is Stage.contractor_review
+    assert len(view.decisions) == 2 + 2 * rounds, "every decision is carried over"
+    assert {"confirm_pii", "co_acknowledge", "co_record_contractor_response"} <= {c.clock for c in view.clocks}
+
+    # A decision id applied before continue-as-new is still refused after it.
+    earlier = Decision(decision_id=view.decisions[0]["decision_id"], actor=Actor(name="Sam Ortiz", role=Role.cms_sop), payload={"is_pii": True})
+    with pytest.raises(DecisionRefused, match="already applied|stage"):
+        await submit(handle, "confirm_pii", earlier)
+
+    await submit(handle, "co_complete_review", decision(CO, contractor_cooperated=True, obligations="FAR 52.224-3"))
+    await submit(handle, "submit_risk_assessment", decision(Actor(name="Sam Ortiz", role=Role.cms_sop)))
+    view = await handle.query(BreachResponseWorkflow.details)
+    assert view.stage is Stage.pim_review and view.risk_level == "low"
+    await submit(handle, "pim_approve_closure", decision(Actor(name="Pat Kim", role=Role.hhs_pim)))
+    assert await handle.result() == "closed_low_risk"
