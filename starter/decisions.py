@@ -8,7 +8,7 @@ already applied.
 from __future__ import annotations
 
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from models.decisions import Decision, DecisionOutcome
 
@@ -24,4 +24,6 @@ async def submit(handle: WorkflowHandle, name: str, decision: Decision) -> Decis
         cause = exc.cause
         raise DecisionRefused(getattr(cause, "message", None) or str(cause)) from None
     except RPCError as exc:
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            raise DecisionRefused("the case is closed or does not exist; no decision can be applied") from None
         raise DecisionRefused(exc.message) from None

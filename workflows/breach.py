@@ -212,10 +212,10 @@ class BreachResponseWorkflow:
             raise Refused(f"{name} may be made by {', '.join(sorted(r.value for r in RULES[name].roles))}, not by role {role.value}")
         done = next((d for d in s.decisions if d.decision_id == decision.decision_id), None)
         if done:
-            raise Refused(f"decision id {decision.decision_id} was already applied ({done.decision} by {done.by} at {done.at.isoformat()})")
+            raise Refused(f"decision id {decision.decision_id} was already applied ({done.decision} by {done.by}, {span(workflow.now() - done.at)} ago)")
         if s.closed:
             raise Refused(f"the case is closed ({s.main_outcome}); no further decisions")
-        if s.main_outcome and name != "approve_outbound_report":
+        if s.main_outcome and name not in ("approve_outbound_report", "new_information"):
             raise Refused(f"the case's outcome ({s.main_outcome}) is recorded; it closes once every major-incident report is sent")
         reason = getattr(self, f"_can_{name}", lambda _d, _p: None)(decision, payload)
         if reason:
@@ -413,7 +413,7 @@ class BreachResponseWorkflow:
         s = self.s
         reason = self._need_stage(Stage.notify)
         if not reason and s.hold:
-            reason = f"notification is held until {s.clocks['law_enforcement_hold'].due_at.isoformat()} ({s.hold.authority})"
+            reason = f"notification is held for another {span(s.clocks['law_enforcement_hold'].due_at - workflow.now())} ({s.hold.authority})"
         return reason
 
     async def _on_record_notification_sent(self, d, p) -> str:
@@ -423,12 +423,11 @@ class BreachResponseWorkflow:
         s.individuals_notified = max(s.individuals_notified, p.individuals_notified)
         self._settle("record_notification_sent", now)
         for name in ("hipaa_individuals", "hipaa_ocr"):
-            if self._pending(name):
-                self._settle(name, now)
-        if self._pending("hipaa_media"):
+            self._settle(name, now)  # on time: met; already missed: the late date is recorded
+        if "hipaa_media" in s.clocks:
             if p.media_notice:
                 self._settle("hipaa_media", now)
-            else:
+            elif s.clocks["hipaa_media"].state is not ClockState.met:
                 self._not_applicable("hipaa_media", "no state has more than 500 affected residents")
         self._event("notification_batch_done", detail=f"round {s.notice_rounds}: {p.individuals_notified} individuals notified")
         if s.report.hipaa_covered and s.notice_rounds == 1 and "hipaa_ocr" in s.clocks:
@@ -440,7 +439,7 @@ class BreachResponseWorkflow:
         if self.s.stage is Stage.report:
             return "the case is still being reported"
         if p.until <= workflow.now():
-            return f"until ({p.until.isoformat()}) is not in the future"
+            return f"until is {span(workflow.now() - p.until)} in the past"
         return None
 
     async def _on_delay_notification(self, d, p) -> str:
@@ -455,7 +454,7 @@ class BreachResponseWorkflow:
                 self._event("deadline_paused", clock=name, detail=f"{span(c.due_at - now)} remaining")
         kind = "written" if p.written else "oral"
         self._event("hold_started", clock="law_enforcement_hold", due_at=clock.due_at, detail=f"{kind} instruction from {p.authority}")
-        return f"notification held until {clock.due_at.isoformat()} ({kind})"
+        return f"notification held for {span(clock.due_at - now)} ({kind} instruction)"
 
     def _can_lift_delay(self, d, p) -> str | None:
         return None if self.s.hold else "no hold is in effect"
@@ -467,7 +466,8 @@ class BreachResponseWorkflow:
     def _lift_hold(self, why: str) -> None:
         s, now = self.s, workflow.now()
         s.hold = None
-        self._settle("law_enforcement_hold", now, quiet=True)
+        hold = s.clocks["law_enforcement_hold"]
+        s.clocks["law_enforcement_hold"] = hold.model_copy(update={"state": ClockState.met, "met_at": min(now, hold.due_at)})
         for name in sorted(rules.NOTIFICATION_CLOCKS):
             c = s.clocks.get(name)
             if c and c.state is ClockState.paused:
@@ -573,7 +573,7 @@ class BreachResponseWorkflow:
             self._hipaa_count_clocks()
         reopened = s.assessment is not None and s.stage in (Stage.pim_review, Stage.cms_approval, Stage.hhs_approval, Stage.notify)
         if reopened:
-            s.pim_open_request = None
+            s.pim_open_request, s.main_outcome = None, None
             for name in ("pim_approve_closure", "respond_to_pim", "approve_response_plan", "approve_notification", "record_notification_sent"):
                 if self._pending(name):
                     self._not_applicable(name, "superseded by a re-assessment after new information")
@@ -596,6 +596,7 @@ class BreachResponseWorkflow:
         if stage is Stage.notify and self.s.hold and "record_notification_sent" in self.s.clocks:
             c = self.s.clocks["record_notification_sent"]
             self.s.clocks["record_notification_sent"] = c.model_copy(update={"state": ClockState.paused, "paused_remaining": c.due_at - workflow.now()})
+            self._event("deadline_paused", clock="record_notification_sent", detail=f"{span(c.due_at - workflow.now())} remaining")
         self._wake = True
         self._publish()
 
@@ -633,7 +634,7 @@ class BreachResponseWorkflow:
         c = self.s.clocks.get(name)
         return c is not None and c.state in (ClockState.pending, ClockState.paused)
 
-    def _settle(self, name: str, at: datetime, late_kind: str | None = None, quiet: bool = False) -> None:
+    def _settle(self, name: str, at: datetime, late_kind: str | None = None) -> None:
         """Close a clock at ``at``: met when on time; a clock already missed keeps its state."""
         c = self.s.clocks.get(name)
         if c is None or c.state in (ClockState.met, ClockState.not_applicable) or (c.state is ClockState.missed and c.met_at):
@@ -645,8 +646,7 @@ class BreachResponseWorkflow:
         on_time = c.due_at is None or at <= c.due_at
         self.s.clocks[name] = c.model_copy(update={"state": ClockState.met if on_time else ClockState.missed, "met_at": at})
         if on_time:
-            if not quiet:
-                self._event("deadline_met", clock=name)
+            self._event("deadline_met", clock=name)
         else:
             self._event("deadline_missed", clock=name, due_at=c.due_at, detail=f"done {span(at - c.due_at)} late")
             self._finding(late_kind or f"{name}_missed", f"{name} done {span(at - c.due_at)} after its deadline ({c.source})")

@@ -1,0 +1,1 @@
+"""Committed workflow histories of the shipped exercises, for the replay test."""
