@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 
 # OMB: the PII of 100,000 or more people makes a breach a major incident.
@@ -109,7 +109,7 @@ class CaseConfig(BaseModel):
     """
 
     csirc_report_limit: timedelta = timedelta(hours=1)
-    service_levels: dict[str, timedelta] = {
+    service_levels: dict[str, timedelta] = {  # a partial dict is merged over these defaults
         "confirm_pii": timedelta(days=1),
         "co_acknowledge": timedelta(days=1),
         "co_record_contractor_response": timedelta(days=5),
@@ -126,6 +126,12 @@ class CaseConfig(BaseModel):
     reminder_max_lead: timedelta = timedelta(days=2)
     oral_hold_limit: timedelta = timedelta(days=30)
     continue_as_new_events: int = Field(4000, ge=200)
+    signature_window: timedelta = Field(timedelta(minutes=15), description="how far a decision's signing time may be from the case's clock")
+
+    @field_validator("service_levels", mode="before")
+    @classmethod
+    def _merge_defaults(cls, value: dict) -> dict:
+        return {**cls.model_fields["service_levels"].default, **(value or {})}
 
 
 class CaseView(BaseModel):

@@ -447,11 +447,9 @@ class BreachResponseWorkflow:
         s.hold = Hold(authority=p.authority, written=p.written, until=p.until, started_at=now)
         clock = rules.hold(now, p.until, p.written, s.config)
         self._start(clock)
-        for name in rules.NOTIFICATION_CLOCKS:
-            c = s.clocks.get(name)
-            if c and c.state is ClockState.pending:
-                s.clocks[name] = c.model_copy(update={"state": ClockState.paused, "paused_remaining": c.due_at - now})
-                self._event("deadline_paused", clock=name, detail=f"{span(c.due_at - now)} remaining")
+        for name in sorted(rules.NOTIFICATION_CLOCKS):
+            if name in s.clocks and s.clocks[name].state is ClockState.pending:
+                self._pause(name)
         kind = "written" if p.written else "oral"
         self._event("hold_started", clock="law_enforcement_hold", due_at=clock.due_at, detail=f"{kind} instruction from {p.authority}")
         return f"notification held for {span(clock.due_at - now)} ({kind} instruction)"
@@ -509,6 +507,8 @@ class BreachResponseWorkflow:
 
     async def _start_major(self, *, automatic: bool, rationale: str) -> None:
         s, now = self.s, workflow.now()
+        if self._pending("approve_major_incident"):
+            self._not_applicable("approve_major_incident", "superseded: the case became a major incident by count")
         s.major.status, s.major.automatic, s.major.rationale, s.major.determined_at = "determined", automatic, rationale, now
         self._event("major_incident_determined", detail=("automatic: " if automatic else "approved by the HHS SAOP: ") + rationale)
         self._start(rules.statutory("cisa_omb", now, s.config))
@@ -593,10 +593,6 @@ class BreachResponseWorkflow:
             self._start_sla("co_acknowledge")
         if stage is Stage.pim_review:
             self._start_sla("pim_approve_closure")
-        if stage is Stage.notify and self.s.hold and "record_notification_sent" in self.s.clocks:
-            c = self.s.clocks["record_notification_sent"]
-            self.s.clocks["record_notification_sent"] = c.model_copy(update={"state": ClockState.paused, "paused_remaining": c.due_at - workflow.now()})
-            self._event("deadline_paused", clock="record_notification_sent", detail=f"{span(c.due_at - workflow.now())} remaining")
         self._wake = True
         self._publish()
 
@@ -607,11 +603,11 @@ class BreachResponseWorkflow:
             self._event("awaiting_major_reports", detail=f"{outcome}; the case closes when every major-incident report is sent")
             self._publish()
             return
-        if self._pending("hipaa_ocr_annual_log"):
+        if self._pending("hipaa_ocr_annual_log") and outcome == "notified":
             await self._send("hipaa_ocr_annual_log_entry", self._ocr_document(), summary="Add the case to the HIPAA annual log to HHS (45 CFR 164.408(c))")
             self._settle("hipaa_ocr_annual_log", workflow.now())
-        for name, clock in s.clocks.items():
-            if clock.kind is ClockKind.service_level and clock.state is ClockState.pending:
+        for name in sorted(s.clocks):
+            if self._pending(name):
                 self._not_applicable(name, f"case closed ({outcome})")
         s.stage, s.closed = Stage.closed, True
         self._event("closed", stage=Stage.closed.value, detail=outcome)
@@ -624,7 +620,15 @@ class BreachResponseWorkflow:
     def _start(self, clock) -> None:
         self.s.clocks[clock.clock] = clock
         self._event("deadline_set", clock=clock.clock, due_at=clock.due_at, detail=clock.source)
+        if self.s.hold and clock.clock in rules.NOTIFICATION_CLOCKS:
+            self._pause(clock.clock, since=max(clock.started_at, self.s.hold.started_at))  # held since the hold or its own start
         self._wake = True
+
+    def _pause(self, name: str, since: datetime | None = None) -> None:
+        c = self.s.clocks[name]
+        remaining = c.due_at - (since or workflow.now())
+        self.s.clocks[name] = c.model_copy(update={"state": ClockState.paused, "paused_remaining": remaining})
+        self._event("deadline_paused", clock=name, detail=f"{span(remaining)} remaining")
 
     def _start_sla(self, name: str) -> None:
         awaiting = sorted(r.value for r in RULES[name].roles) if name in RULES else []
@@ -669,6 +673,8 @@ class BreachResponseWorkflow:
             self._not_applicable(other, f"{s.individuals} individuals")
         if s.individuals > 500 and "hipaa_media" not in s.clocks:
             self._start(rules.statutory("hipaa_media", discovered, s.config))
+        elif s.individuals <= 500 and self._pending("hipaa_media"):
+            self._not_applicable("hipaa_media", f"{s.individuals} individuals: no state can have more than 500")
 
     def _tick(self) -> None:
         """Fire every reminder, escalation and missed deadline whose time has come."""
@@ -679,7 +685,8 @@ class BreachResponseWorkflow:
                 continue
             if name == "law_enforcement_hold":
                 if c.due_at <= now:
-                    self._lift_hold("oral instruction lapsed after 30 days" if s.hold and not s.hold.written else "hold reached its end date")
+                    lapsed = s.hold is not None and not s.hold.written and s.hold.until > c.due_at
+                    self._lift_hold("oral instruction lapsed after 30 days" if lapsed else "hold reached its end date")
                 continue
             if c.reminder_at and not c.reminded and c.reminder_at <= now < c.due_at:
                 s.clocks[name] = c = c.model_copy(update={"reminded": True})

@@ -9,7 +9,7 @@ from models.case import CaseView, ClockState
 
 def span(delta: timedelta) -> str:
     sign = "-" if delta < timedelta(0) else ""
-    minutes = int(abs(delta).total_seconds() // 60)
+    minutes = round(abs(delta).total_seconds() / 60)  # to the nearest minute: clocks drift by milliseconds
     days, rest = divmod(minutes, 1440)
     hours, mins = divmod(rest, 60)
     parts = [f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (mins, "m")) if n]
