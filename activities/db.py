@@ -2,13 +2,22 @@
 
 SQLite (the default) and PostgreSQL both support ``INSERT ... ON CONFLICT``; using it
 makes every register write safe to retry.
+
+The register must read the same on both. Differences handled here and in
+models/register.py (each found by the tests in tests/register_backends.py's variants):
+times are stored in UTC (``UTCDateTime``); counts are 64-bit; text columns never get a
+NUL character, which PostgreSQL's text types refuse (``storable``); a PostgreSQL
+register created before counts were 64-bit is widened when an engine is made; and
+tables are created under a lock, so processes opening a new register at once do not
+collide.
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import BigInteger, Connection, Engine, event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -28,8 +37,61 @@ def make_engine(url: str) -> Engine:
             cur.close()
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    SQLModel.metadata.create_all(engine)
+    _create_tables(engine)
     return engine
+
+
+# Key of the PostgreSQL advisory lock that serialises table creation (any fixed 64-bit number).
+_SCHEMA_LOCK_KEY = int.from_bytes(hashlib.sha256(b"breach-response:register-schema").digest()[:8], "big", signed=True)
+
+
+def _create_tables(engine: Engine) -> None:
+    """Create the missing tables, one process at a time.
+
+    ``create_all`` looks for each table, then creates it: two processes opening a new
+    register at once (the worker and a command, or `breach up`'s processes) both saw it
+    missing and one failed with "table cases already exists" (SQLite) or a unique
+    violation in pg_type (PostgreSQL). The look and the creation now happen under the
+    database's write lock (SQLite) or an advisory lock (PostgreSQL), in one transaction.
+    """
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        elif conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+        SQLModel.metadata.create_all(conn)
+        if conn.dialect.name == "postgresql":
+            _widen_counts(conn)
+        conn.commit()
+
+
+def _widen_counts(conn: Connection) -> None:
+    """Make the 64-bit count columns BIGINT in a PostgreSQL register created when they were INTEGER."""
+    for table in SQLModel.metadata.sorted_tables:
+        wanted = [c.name for c in table.columns if isinstance(c.type, BigInteger)]
+        if not wanted:
+            continue
+        found = {c["name"]: c["type"] for c in inspect(conn).get_columns(table.name)}
+        for name in wanted:
+            if name in found and not isinstance(found[name], BigInteger):
+                conn.exec_driver_sql(f'ALTER TABLE "{table.name}" ALTER COLUMN "{name}" TYPE BIGINT')
+
+
+NUL = "\x00"
+REPLACEMENT = "\ufffd"
+
+
+def storable(value: Any) -> Any:
+    """``value`` as a text column of either database can hold it.
+
+    PostgreSQL's text types cannot contain NUL (U+0000) and refuse the whole row (a
+    register activity would then be retried for ever); SQLite stores it. Both get the
+    replacement character U+FFFD instead, so the register reads the same on either.
+    JSON columns keep NUL: it is written as the escape ``\\u0000``, which both accept.
+    """
+    if isinstance(value, str) and NUL in value:
+        return value.replace(NUL, REPLACEMENT)
+    return value
 
 
 def _insert(session: Session, table):
@@ -44,6 +106,7 @@ def _insert(session: Session, table):
 def upsert(session: Session, model: type[SQLModel], values: dict[str, Any], keys: list[str], update: bool = True) -> None:
     """Insert ``values``; on a key conflict update the non-key columns (or keep the row)."""
     table = model.__table__
+    values = {k: storable(v) for k, v in values.items()}
     stmt = _insert(session, table).values(**values)
     if update:
         changes = {k: stmt.excluded[k] for k in values if k not in keys}

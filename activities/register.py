@@ -1,19 +1,31 @@
 """Register activities: the only code that writes cases, decisions, clocks and audit events.
 
 Each write is an idempotent upsert keyed on a natural key, so Temporal's retries never
-duplicate a row. Activities are synchronous (SQLAlchemy is) and run on the worker's
-thread pool.
+duplicate a row. Audit events are appended to the register's hash chain
+(activities/audit.py), idempotently by event key. Activities are synchronous
+(SQLAlchemy is) and run on the worker's thread pool.
 """
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlmodel import Session
 from temporalio import activity
 
-from activities.db import upsert
+from activities import audit as audit_chain
+from activities.db import storable, upsert
 from models.records import AuditEntry, CaseOpening, CaseSync, DecisionEntry
-from models.register import AuditEvent, CaseRecord, ClockRecord, DecisionRecord
+from models.register import CaseRecord, ClockRecord, DecisionRecord
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _storable(entry: M) -> M:
+    """The entry with its text fields as both databases can hold them (JSON fields are kept as they are)."""
+    return entry.model_copy(update={k: storable(v) for k, v in entry if isinstance(v, str)})
 
 
 class RegisterActivities:
@@ -54,7 +66,7 @@ class RegisterActivities:
             if case is None:
                 raise LookupError(f"case {sync.breach_id} is not in the register")
             for field in ("stage", "status", "outcome", "individuals", "data_elements", "risk_level", "major_incident", "notified", "individuals_notified", "services", "reported_to_cisa", "reported_to_congress"):
-                setattr(case, field, getattr(sync, field))
+                setattr(case, field, storable(getattr(sync, field)))
             case.updated_at = sync.at
             case.closed_at = sync.at if sync.status == "concluded" else None
             session.add(case)
@@ -66,8 +78,8 @@ class RegisterActivities:
     @activity.defn(name="register.record_decision")
     def record_decision(self, entry: DecisionEntry) -> None:
         """The decision and its audit event, in one transaction, once per decision id."""
+        entry = _storable(entry)
         with Session(self._engine) as session:
-            upsert(session, DecisionRecord, entry.model_dump(exclude={"breach_id"}) | {"breach_id": entry.breach_id}, ["decision_id"], update=False)
             audit = AuditEntry(
                 event_key=f"{entry.breach_id}:decision:{entry.decision_id}",
                 breach_id=entry.breach_id,
@@ -77,11 +89,13 @@ class RegisterActivities:
                 role=entry.role,
                 detail={"decision_id": entry.decision_id, "rationale": entry.rationale, "payload": entry.payload},
             )
-            upsert(session, AuditEvent, audit.model_dump(), ["event_key"], update=False)
+            audit_chain.append(session, audit)  # first: it takes the register's append lock
+            upsert(session, DecisionRecord, entry.model_dump(exclude={"breach_id"}) | {"breach_id": entry.breach_id}, ["decision_id"], update=False)
             session.commit()
 
     @activity.defn(name="register.audit")
     def audit(self, entry: AuditEntry) -> None:
+        """Append to the audit hash chain; a retried activity (same event key) appends nothing."""
         with Session(self._engine) as session:
-            upsert(session, AuditEvent, entry.model_dump(), ["event_key"], update=False)
+            audit_chain.append(session, _storable(entry))
             session.commit()

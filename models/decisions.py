@@ -13,28 +13,13 @@ from typing import Annotated, Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from models.intake import DataElement
+from models.operators import Operator
+from models.roles import Role
 from models.risk import RiskAnswers
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 _STRICT = ConfigDict(extra="forbid", frozen=True)
-
-
-class Role(StrEnum):
-    reporter = "reporter"
-    program_office = "program_office"
-    cms_sop = "cms_sop"
-    cms_ciso = "cms_ciso"
-    cms_brt = "cms_brt"
-    contracting_officer = "contracting_officer"
-    contractor = "contractor"
-    hhs_csirc = "hhs_csirc"
-    hhs_pim = "hhs_pim"
-    hhs_saop = "hhs_saop"
-    hhs_brt = "hhs_brt"
-    hhs_asl = "hhs_asl"
-    hhs_aspa = "hhs_aspa"
-    notifying_official = "notifying_official"
 
 
 class Actor(BaseModel):
@@ -56,6 +41,8 @@ class Decision(BaseModel):
     actor: Actor
     rationale: Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)] | None = None
     payload: dict[str, Any] = {}
+    signed_at: AwareDatetime | None = None
+    signature: str | None = Field(None, description="Ed25519 signature (base64) over models.operators.signing_bytes")
 
 
 class DecisionOutcome(BaseModel):
@@ -189,6 +176,12 @@ class RecordNotificationSent(BaseModel):
     media_notice: bool = Field(False, description="HIPAA media notice published (over 500 residents of one state)")
 
 
+class UpdateOperators(BaseModel):
+    model_config = _STRICT
+
+    operators: list[Operator] = Field(min_length=1)
+
+
 class Rule(BaseModel):
     """Who may make a decision, and the payload model it carries."""
 
@@ -219,5 +212,6 @@ RULES: dict[str, Rule] = {
     "respond_to_pim": Rule(roles=frozenset({R.cms_sop, R.program_office}), payload=RespondToPim),
     "new_information": Rule(roles=frozenset({R.cms_sop, R.program_office}), payload=NewInformation),
     "record_notification_sent": Rule(roles=frozenset({R.notifying_official}), payload=RecordNotificationSent),
+    "update_operators": Rule(roles=frozenset({R.cms_sop}), payload=UpdateOperators),
 }
 

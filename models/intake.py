@@ -133,7 +133,7 @@ class IntakeReport(BaseModel):
     contractor: Contractor | None = None
     summary: Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
     data_elements: list[DataElement]
-    estimated_individuals: Annotated[int, Field(ge=0, strict=True)]
+    estimated_individuals: Annotated[int, Field(ge=0, le=1_000_000_000, strict=True)]  # a search attribute: must fit 64 bits
     media: Media
     encrypted: bool | None = None
     intent: Intent

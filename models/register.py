@@ -6,14 +6,46 @@ upserts the same row instead of adding a second one.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, DateTime, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 
+class UTCDateTime(TypeDecorator):
+    """A point in time, stored in UTC and read back as an aware UTC datetime on every dialect.
+
+    SQLite's DATETIME keeps no UTC offset: SQLAlchemy writes an aware time's wall-clock
+    digits and drops the offset, so 08:30-05:00 came back as 08:30 (read as UTC: five
+    hours early), while PostgreSQL's ``timestamptz`` stored 13:30 UTC and returned it in
+    the server's time zone. Converting to UTC before writing (a naive time is taken as
+    UTC) and marking what is read as UTC gives the same instants, and the same Python
+    values, on both. Comparisons in queries go through the same conversion.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None or not isinstance(value, datetime):
+            return value
+        value = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def _ts(**kw) -> Field:
-    return Field(sa_column=Column(DateTime(timezone=True), **kw))
+    return Field(sa_column=Column(UTCDateTime(), **kw))
+
+
+def _count(*, description: str | None = None, **default) -> Field:
+    """A count of people: 64-bit (PostgreSQL's INTEGER stops at 2,147,483,647, SQLite's at 2**63 - 1)."""
+    return Field(**default, description=description, sa_column=Column(BigInteger, nullable=False, **default))
 
 
 class CaseRecord(SQLModel, table=True):
@@ -30,14 +62,14 @@ class CaseRecord(SQLModel, table=True):
     stage: str = Field(max_length=32, index=True)
     status: str = Field(max_length=16, index=True, description="ongoing | concluded")
     outcome: str | None = Field(default=None, max_length=32)
-    individuals: int = Field(description="number of individuals potentially affected")
+    individuals: int = _count(description="number of individuals potentially affected")
     data_elements: list[str] = Field(sa_column=Column(JSON, nullable=False), description="types of information")
     contractor_involved: bool
     hipaa_covered: bool
     risk_level: str | None = Field(default=None, max_length=16)
     major_incident: bool = False
     notified: bool = False
-    individuals_notified: int = 0
+    individuals_notified: int = _count(default=0)
     services: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     reported_to_cisa: bool = False
     reported_to_congress: bool = False
@@ -78,12 +110,22 @@ class ClockRecord(SQLModel, table=True):
 
 
 class AuditEvent(SQLModel, table=True):
-    """One entry of a case's audit trail; ``event_key`` makes a retried write land once."""
+    """One entry of the register's audit trail: an append-only hash chain.
+
+    ``seq`` numbers the entries of the whole register 1, 2, 3, ... without gaps;
+    ``prev_hash`` is the hash of entry ``seq - 1`` (a fixed genesis value for entry 1) and
+    ``hash`` is SHA-256 over the canonical JSON of the entry (activities/audit.py), so a
+    changed, removed or inserted row breaks the chain. ``event_key`` makes a retried
+    write land once. Rows are written only through ``activities.audit.append``.
+    """
 
     __tablename__ = "audit_events"
-    __table_args__ = (UniqueConstraint("event_key"),)
+    __table_args__ = (UniqueConstraint("event_key"), UniqueConstraint("seq"))
 
     id: int | None = Field(default=None, primary_key=True)
+    seq: int = Field(description="position in the register-wide chain, from 1, gapless")
+    prev_hash: str = Field(max_length=64, description="hash of the previous entry (genesis value for seq 1)")
+    hash: str = Field(max_length=64, description="sha256 hex over the canonical JSON of this entry")
     event_key: str = Field(max_length=256)
     breach_id: str = Field(max_length=200, index=True)
     at: datetime = _ts(nullable=False)
@@ -91,3 +133,18 @@ class AuditEvent(SQLModel, table=True):
     actor: str = Field(max_length=200)
     role: str | None = Field(default=None, max_length=32)
     detail: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class AuditHead(SQLModel, table=True):
+    """The chain's head: one row (id 1) with the last entry's seq and hash.
+
+    Updated in the same transaction as every append, so removing the last entries of the
+    trail (which leaves a valid but shorter chain) is detected by comparing with it.
+    """
+
+    __tablename__ = "audit_head"
+
+    id: int = Field(default=1, primary_key=True)
+    last_seq: int
+    last_hash: str = Field(max_length=64)
+    updated_at: datetime = _ts(nullable=False)

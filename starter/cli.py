@@ -8,20 +8,16 @@ readable line and a non-zero exit code, never a traceback.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from models import search
 from models.inventory import load_inventory
 from starter.intake import InvalidReport, file_report, parse_report
 from starter.risk_cmd import risk
@@ -29,7 +25,6 @@ from worker import keys as keyring
 from worker.config import Settings
 from worker.logs import configure as configure_logs
 from worker.main import connect
-from workflows.breach import BreachResponseWorkflow
 
 app = typer.Typer(help="Breach response orchestration on Temporal: run the service, file reports, follow cases.", no_args_is_help=True)
 payload_key_app = typer.Typer(help="Payload encryption keys.", no_args_is_help=True)
@@ -70,14 +65,15 @@ def up(
     temporal_port: Annotated[int | None, typer.Option(help="gRPC port of the embedded dev server (default 7233).")] = None,
     ui_port: Annotated[int | None, typer.Option(help="Web UI port (default 8233).")] = None,
     codec_port: Annotated[int | None, typer.Option(help="Codec server port (default 8234).")] = None,
+    api_port: Annotated[int | None, typer.Option(help="HTTP intake API port (default 8235).")] = None,
 ) -> None:
-    """Run the whole service: Temporal dev server + Web UI, codec server, worker. Ctrl-C stops it.
+    """Run the whole service: Temporal dev server + Web UI, codec server, worker, intake (HTTP API, inbox). Ctrl-C stops it.
 
     Example: breach up --data-dir /srv/breach
     """
     from starter.stack import StackError, run_stack
 
-    settings = _settings(data_dir=data_dir, temporal_address=temporal_address, temporal_port=temporal_port, ui_port=ui_port, codec_port=codec_port)
+    settings = _settings(data_dir=data_dir, temporal_address=temporal_address, temporal_port=temporal_port, ui_port=ui_port, codec_port=codec_port, api_port=api_port)
     configure_logs(settings.log_format)
     try:
         asyncio.run(run_stack(settings))
@@ -87,7 +83,10 @@ def up(
 
 @app.command()
 def worker() -> None:
-    """Run only the worker against BREACH_TEMPORAL_ADDRESS (for scaled deployments)."""
+    """Run only the worker against BREACH_TEMPORAL_ADDRESS (for scaled deployments).
+
+    Example: BREACH_TEMPORAL_ADDRESS=temporal:7233 breach worker
+    """
     from concurrent.futures import ThreadPoolExecutor
 
     from worker.main import build_worker, ensure_search_attributes
@@ -106,7 +105,10 @@ def worker() -> None:
 
 @app.command("codec-server")
 def codec_server(host: Annotated[str, typer.Option(help="Address to bind; keep it private.")] = "127.0.0.1") -> None:
-    """Serve the payload codec for the Web UI on BREACH_CODEC_PORT."""
+    """Serve the payload codec for the Web UI on BREACH_CODEC_PORT.
+
+    Example: BREACH_CODEC_PORT=8234 breach codec-server
+    """
     import uvicorn
 
     from starter.codec_server import codec_app
@@ -160,85 +162,6 @@ def report(
         err.print(f"[yellow]flag:[/] {flag}", highlight=False)
 
 
-def _fmt_time(value: datetime | None) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value else "-"
-
-
-@app.command("list")
-def list_cases(
-    stage: Annotated[str | None, typer.Option(help="Only cases in this stage.")] = None,
-    open_only: Annotated[bool, typer.Option("--open", help="Only running cases.")] = False,
-    limit: Annotated[int, typer.Option(help="At most this many cases.")] = 100,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
-    """List breach cases from Temporal visibility (newest first).
-
-    Example: breach list --stage confirm_pii
-    """
-    query = f"WorkflowType = '{BreachResponseWorkflow.__name__}'"
-    if stage:
-        query += f" AND BreachStage = '{stage}'"
-    if open_only:
-        query += " AND ExecutionStatus = 'Running'"
-    settings = Settings()
-
-    async def main() -> list[dict]:
-        client = await _client(settings)
-        rows = []
-        async for wf in client.list_workflows(query, limit=limit):
-            sa = wf.typed_search_attributes
-            rows.append(
-                {
-                    "workflow_id": wf.id,
-                    "status": wf.status.name.lower() if wf.status else "unknown",
-                    "stage": sa.get(search.BREACH_STAGE),
-                    "system_id": sa.get(search.SYSTEM_ID),
-                    "individuals": sa.get(search.AFFECTED_INDIVIDUALS),
-                    "next_deadline": sa.get(search.NEXT_DEADLINE),
-                    "started": wf.start_time,
-                }
-            )
-        return rows
-
-    rows = asyncio.run(main())
-    if json_out:
-        out.print_json(json.dumps(rows, default=str))
-        return
-    table = Table("workflow id", "status", "stage", "system", "individuals", "next deadline", "started")
-    for r in rows:
-        table.add_row(r["workflow_id"], r["status"], r["stage"] or "-", r["system_id"] or "-", str(r["individuals"] if r["individuals"] is not None else "-"), _fmt_time(r["next_deadline"]), _fmt_time(r["started"]))
-    out.print(table)
-    out.print(f"{len(rows)} case(s)")
-
-
-@app.command()
-def show(
-    case: Annotated[str, typer.Argument(help="Breach id or workflow id.")],
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
-    """Show one case: stage, what it awaits, clocks with due and remaining time, findings.
-
-    Example: breach show api-CSIRC-INC-2026-88120
-    """
-    settings = Settings()
-
-    async def main():
-        client = await _client(settings)
-        try:
-            return await client.get_workflow_handle(workflow_id(case)).query(BreachResponseWorkflow.details)
-        except RPCError as exc:
-            raise fail(f"no case {case!r}: {exc.message}") from None
-
-    view = asyncio.run(main())
-    if json_out:
-        out.print_json(view.model_dump_json())
-        return
-    from workflows.details import render_details
-
-    out.print(render_details(view, datetime.now(UTC)), highlight=False)
-    out.print(f"\nweb ui: {settings.ui_link(view.workflow_id)}", highlight=False)
-
-
 @app.command()
 def exercise(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML (see examples/exercises/).", exists=True, dir_okay=False)],
@@ -274,12 +197,35 @@ def rotate_payload_key() -> None:
     """Add a new current payload key to the key file; older keys stay for reading history.
 
     Restart the worker, codec server and CLI users afterwards so they pick up the new key.
+
+    Example: breach payload-key rotate
     """
     settings = Settings()
     if settings.payload_keys is not None:
         raise fail("keys come from BREACH_PAYLOAD_KEYS; rotate by prepending a new id:key entry there")
     ring = keyring.rotate(settings.key_path)
     out.print(f"current key: {ring.current_id} ({len(ring.keys)} key(s) in {settings.key_path})")
+
+
+from starter.intake_cmds import import_reports, token_app  # noqa: E402 - intake commands: import, token
+app.command("import")(import_reports)
+app.add_typer(token_app, name="token")
+from starter.audit_cmd import audit_app  # noqa: E402 - audit trail, tracking reports, timeline chart
+from starter.chart import chart  # noqa: E402
+from starter.tracking_cmd import tracking_app  # noqa: E402
+app.add_typer(audit_app, name="audit")
+app.add_typer(tracking_app, name="tracking")
+app.command("chart")(chart)
+
+from starter.cases_cmd import list_cases, show, watch  # noqa: E402
+from starter.decide_cmd import register as register_decisions  # noqa: E402
+from starter.operator_cmd import operator_app  # noqa: E402
+
+app.command("list")(list_cases)
+app.command()(show)
+app.command()(watch)
+register_decisions(app)
+app.add_typer(operator_app, name="operator")
 
 
 def main() -> None:

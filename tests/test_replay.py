@@ -20,6 +20,7 @@ from starter.exercise import load_scenario
 from tests.histories.regenerate import EXERCISES, HERE, PAYLOAD_KEYS, history_path, scenarios
 from worker.config import Settings
 from worker.converter import data_converter
+from worker.main import workflow_runner
 from workflows.breach import BreachResponseWorkflow
 
 HISTORIES = sorted(HERE.glob("*.json"))
@@ -48,7 +49,7 @@ def _b64(text: str) -> str:
 @pytest.fixture(scope="module")
 def replayer() -> Replayer:
     converter = data_converter(Settings(payload_keys=PAYLOAD_KEYS))
-    return Replayer(workflows=[BreachResponseWorkflow], data_converter=converter)
+    return Replayer(workflows=[BreachResponseWorkflow], data_converter=converter, workflow_runner=workflow_runner())
 
 
 @pytest.mark.parametrize("scenario", scenarios(), ids=lambda p: p.stem)

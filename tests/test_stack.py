@@ -4,6 +4,7 @@ errors, and a configured Temporal address is used instead of starting a server."
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 import signal
 import socket
 
@@ -21,7 +22,11 @@ async def test_restart_resumes_open_cases(tmp_path):
     stack = LocalStack(tmp_path / "data")
     stack.start()
     try:
-        filed = stack.run_cli("report", str(REPORTS / "laptop-claims-major.json"), "--json")
+        # Reported now, so no clock is already overdue: the case is quiet while it is compared.
+        doc = json.loads((REPORTS / "laptop-claims-major.json").read_text())
+        now = datetime.now(UTC).replace(microsecond=0)
+        doc.update(discovered_at=(now - timedelta(minutes=20)).isoformat(), reported_at=now.isoformat(), occurred_from=(now - timedelta(hours=12)).isoformat(), occurred_to=(now - timedelta(minutes=20)).isoformat())
+        filed = stack.run_cli("report", "-", "--json", input=json.dumps(doc))
         assert filed.returncode == 0, filed.stderr
         wid = json.loads(filed.stdout)["workflow_id"]
         client = await connect(stack.settings)

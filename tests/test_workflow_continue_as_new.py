@@ -15,12 +15,13 @@ from models.case import CaseConfig, Stage
 from models.decisions import Actor, Decision, Role
 from starter.decisions import DecisionRefused, submit
 from starter.intake import file_report, parse_report
-from tests.support import REPORTS, eventually
+from tests.support import REPORTS, TestOperators, eventually
 from worker.config import Settings
 from worker.converter import data_converter
 from worker.main import build_worker, ensure_search_attributes
 from workflows.breach import BreachResponseWorkflow
 
+OPERATORS = TestOperators({"Sam Ortiz": ["cms_sop"], "Chris Lee": ["contracting_officer"], "Pat Kim": ["hhs_pim"]})
 CO = Actor(name="Chris Lee", role=Role.contracting_officer)
 
 
@@ -28,9 +29,14 @@ def decision(actor: Actor, **payload) -> Decision:
     return Decision(decision_id=uuid.uuid4().hex, actor=actor, payload=payload)
 
 
+async def send(env, handle, name: str, d: Decision):
+    """Sign ``d`` at the environment's time and submit it."""
+    return await submit(handle, name, OPERATORS.sign(d, case=handle.id, decision_name=name, at=await env.get_current_time()))
+
+
 @pytest.fixture
 async def env(tmp_path):
-    settings = Settings(data_dir=tmp_path, task_queue=f"can-{uuid.uuid4().hex[:6]}", key_file=tmp_path / "k.json")
+    settings = Settings(data_dir=tmp_path, task_queue=f"can-{uuid.uuid4().hex[:6]}", key_file=tmp_path / "k.json", operators_file=OPERATORS.write(tmp_path / "operators.yaml"))
     server = str(Path(sys.executable).parent / "temporal-test-server")
     environment = await WorkflowEnvironment.start_time_skipping(data_converter=data_converter(settings), test_server_existing_path=server)
     await ensure_search_attributes(environment.client, "default")
@@ -53,12 +59,12 @@ async def test_long_case_continues_as_new_with_its_state(env):
 
     await eventually(intake_done)
 
-    await submit(handle, "confirm_pii", decision(Actor(name="Sam Ortiz", role=Role.cms_sop), is_pii=True))
-    await submit(handle, "co_acknowledge", decision(CO))
+    await send(environment, handle, "confirm_pii", decision(Actor(name="Sam Ortiz", role=Role.cms_sop), is_pii=True))
+    await send(environment, handle, "co_acknowledge", decision(CO))
     rounds = 15
     for n in range(rounds):
-        await submit(handle, "co_request_information", decision(CO, request=f"forensic artifact {n}"))
-        await submit(handle, "co_record_contractor_response", decision(CO, summary=f"artifact {n} supplied", artifacts=[f"TICKET-{n}"]))
+        await send(environment, handle, "co_request_information", decision(CO, request=f"forensic artifact {n}"))
+        await send(environment, handle, "co_record_contractor_response", decision(CO, summary=f"artifact {n} supplied", artifacts=[f"TICKET-{n}"]))
 
     described = await handle.describe()
     assert described.run_id != first_run, "the case continued as new"
@@ -72,11 +78,11 @@ async def test_long_case_continues_as_new_with_its_state(env):
     # A decision id applied before continue-as-new is still refused after it.
     earlier = Decision(decision_id=view.decisions[0]["decision_id"], actor=Actor(name="Sam Ortiz", role=Role.cms_sop), payload={"is_pii": True})
     with pytest.raises(DecisionRefused, match="already applied|stage"):
-        await submit(handle, "confirm_pii", earlier)
+        await send(environment, handle, "confirm_pii", earlier)
 
-    await submit(handle, "co_complete_review", decision(CO, contractor_cooperated=True, obligations="FAR 52.224-3"))
-    await submit(handle, "submit_risk_assessment", decision(Actor(name="Sam Ortiz", role=Role.cms_sop)))
+    await send(environment, handle, "co_complete_review", decision(CO, contractor_cooperated=True, obligations="FAR 52.224-3"))
+    await send(environment, handle, "submit_risk_assessment", decision(Actor(name="Sam Ortiz", role=Role.cms_sop)))
     view = await handle.query(BreachResponseWorkflow.details)
     assert view.stage is Stage.pim_review and view.risk_level == "low"
-    await submit(handle, "pim_approve_closure", decision(Actor(name="Pat Kim", role=Role.hhs_pim)))
+    await send(environment, handle, "pim_approve_closure", decision(Actor(name="Pat Kim", role=Role.hhs_pim)))
     assert await handle.result() == "closed_low_risk"

@@ -136,7 +136,7 @@ async def test_override_of_a_risk_factor_without_rationale_is_refused(dev_harnes
 
 async def test_retried_decision_applies_once(dev_harness):
     case = await dev_harness.new_case("qecp")
-    decision = case.decision("cms_sop", {"is_pii": True}, decision_id=f"sop-{uuid.uuid4().hex[:8]}")
+    decision = await case.decision("cms_sop", {"is_pii": True}, decision_id=f"sop-{uuid.uuid4().hex[:8]}", name="confirm_pii")
     first = await submit(case.handle, "confirm_pii", decision)
     await case.idle()
     shape = await case.history_shape()
@@ -152,7 +152,7 @@ async def test_decision_id_already_applied_is_refused_by_the_workflow(dev_harnes
     used = f"sop-{uuid.uuid4().hex[:8]}"
     await case.decide("confirm_pii", "cms_sop", {"is_pii": True}, decision_id=used, by="Sam Ortiz")
     shape, view = await case.history_shape(), await case.view()
-    reused = case.decision("cms_sop", {"answers": {}}, decision_id=used)
+    reused = await case.decision("cms_sop", {"answers": {}}, decision_id=used, name="submit_risk_assessment")
     # Another update carrying an id the case already applied (e.g. after the server forgot the update).
     with pytest.raises(WorkflowUpdateFailedError) as info:
         await case.handle.execute_update("submit_risk_assessment", reused, id=f"other-{uuid.uuid4().hex[:8]}", result_type=DecisionOutcome)
@@ -170,7 +170,7 @@ async def test_decision_id_reused_for_another_decision_is_refused(dev_harness):
     shape = await case.history_shape()
     try:
         with pytest.raises(DecisionRefused, match=f"decision id {used} was already applied"):  # any clear refusal
-            await submit(case.handle, "submit_risk_assessment", case.decision("cms_sop", {"answers": {}}, decision_id=used))
+            await submit(case.handle, "submit_risk_assessment", await case.decision("cms_sop", {"answers": {}}, decision_id=used, name="submit_risk_assessment"))
     finally:
         await case.idle()
         assert await case.history_shape() == shape

@@ -31,7 +31,7 @@ from temporalio.service import RPCError
 from models.case import CaseConfig, ClockState, Stage
 from models.inventory import load_inventory
 from starter.stack import dev_server_command
-from tests.support import REPO, eventually, free_port
+from tests.support import REPO, eventually, free_port, TestOperators
 from tests.workflow_env import Case, Harness, RealTime, World, build_report, drive
 from worker.config import Settings
 from worker.main import connect, ensure_search_attributes
@@ -105,6 +105,8 @@ async def test_cases_continue_after_kill_9_of_worker_and_of_server(tmp_path):
         task_queue=f"restart-{uuid.uuid4().hex[:8]}",
         key_file=data / "keys.json",
     )
+    operators = TestOperators()
+    operators.write(settings.operators_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith("BREACH_")}
     env.update(
         BREACH_TEMPORAL_ADDRESS=settings.address,
@@ -128,7 +130,7 @@ async def test_cases_continue_after_kill_9_of_worker_and_of_server(tmp_path):
         levels = {name: timedelta(hours=1) for name in CaseConfig().service_levels}
         short = {"confirm_pii": timedelta(seconds=35), "approve_response_plan": timedelta(seconds=40), "co_acknowledge": timedelta(seconds=45)}
         config = CaseConfig(service_levels={**levels, **short}, reminder_fraction=0.1)
-        h = Harness(World(env=RealTime(client), settings=settings, inventory=load_inventory(settings.inventory_path), skips_time=False))
+        h = Harness(World(env=RealTime(client), settings=settings, inventory=load_inventory(settings.inventory_path), skips_time=False, operators=operators))
         now = await h.now()
         waiting: list[tuple[Case, str]] = []
         pii = await h.file(build_report("qecp", now), config=config)

@@ -44,7 +44,7 @@ from models.intake import IntakeReport
 from models.inventory import InventorySystem, load_inventory
 from starter.decisions import DecisionRefused, submit
 from starter.intake import file_report
-from tests.support import REPORTS
+from tests.support import TestOperators, REPORTS
 from worker.config import Settings
 from worker.converter import data_converter
 from worker.main import build_worker, ensure_search_attributes
@@ -136,6 +136,7 @@ class World:
     settings: Settings
     inventory: dict[str, InventorySystem]
     skips_time: bool
+    operators: TestOperators
 
     @property
     def client(self) -> Client:
@@ -143,12 +144,13 @@ class World:
 
 
 async def _serve(env: WorkflowEnvironment, scratch: Path, skips_time: bool) -> AsyncIterator[World]:
-    settings = Settings(data_dir=scratch, task_queue=f"wf-test-{uuid.uuid4().hex[:8]}", key_file=scratch / "keys.json")
+    operators = TestOperators()
+    settings = Settings(data_dir=scratch, task_queue=f"wf-test-{uuid.uuid4().hex[:8]}", key_file=scratch / "keys.json", operators_file=operators.write(scratch / "operators.yaml"))
     try:
         await ensure_search_attributes(env.client, "default")
         with ThreadPoolExecutor(max_workers=8, thread_name_prefix="activity") as pool:
             async with build_worker(env.client, settings, pool):
-                yield World(env, settings, load_inventory(settings.inventory_path), skips_time)
+                yield World(env, settings, load_inventory(settings.inventory_path), skips_time, operators)
     finally:
         await env.shutdown()
 
@@ -298,19 +300,21 @@ class Case:
 
     # -- decisions
 
-    def decision(self, role: str | Role, payload: dict | None = None, *, by: str | None = None, rationale: str | None = None, decision_id: str | None = None, name: str = "d") -> Decision:
+    async def decision(self, role: str | Role, payload: dict | None = None, *, by: str | None = None, rationale: str | None = None, decision_id: str | None = None, name: str = "d") -> Decision:
+        """A decision for ``name``, signed by ``by`` (default "Test <role>") at the environment's time."""
         role = Role(role)
-        return Decision(decision_id=decision_id or self.harness.decision_id(name), actor=Actor(name=by or f"Test {role.value}", role=role), rationale=rationale, payload=payload or {})
+        decision = Decision(decision_id=decision_id or self.harness.decision_id(name), actor=Actor(name=by or f"Test {role.value}", role=role), rationale=rationale, payload=payload or {})
+        return self.harness.world.operators.sign(decision, case=self.handle.id, decision_name=name, at=await self.harness.now())
 
     async def decide(self, name: str, role: str | Role, payload: dict | None = None, **kwargs: Any) -> DecisionOutcome:
-        outcome = await submit(self.handle, name, self.decision(role, payload, name=name, **kwargs))
+        outcome = await submit(self.handle, name, await self.decision(role, payload, name=name, **kwargs))
         await self.idle()
         return outcome
 
     async def refused(self, name: str, role: str | Role, payload: dict | None = None, **kwargs: Any) -> str:
         """Send a decision that must be refused; returns the reason."""
         with pytest.raises(DecisionRefused) as info:
-            await submit(self.handle, name, self.decision(role, payload, name=name, **kwargs))
+            await submit(self.handle, name, await self.decision(role, payload, name=name, **kwargs))
         return str(info.value)
 
     # -- queries

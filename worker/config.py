@@ -31,11 +31,17 @@ class Settings(BaseSettings):
     temporal_port: int = Field(7233, ge=1, le=65535, description="gRPC port of the embedded dev server.")
     ui_port: int = Field(8233, ge=1, le=65535, description="Port of the embedded Temporal Web UI.")
     codec_port: int = Field(8234, ge=1, le=65535, description="Port of the codec server the Web UI decodes payloads through.")
+    api_port: int = Field(8235, ge=1, le=65535, description="Port of the HTTP intake API served by `breach up` on 127.0.0.1.")
+    inbox_dir: Path | None = Field(None, description="Folder watched for dropped report files (default <data_dir>/inbox).")
+    inbox_poll_seconds: float = Field(2.0, gt=0, le=3600, description="How often `breach up` looks into the inbox; a file is read once two polls saw it unchanged.")
+    spool_retry_seconds: float = Field(5.0, gt=0, le=3600, description="How often `breach up` retries filing the reports the API spooled while Temporal was unreachable.")
     ui_url: str | None = Field(None, description="Base URL of the Web UI used in links (default http://127.0.0.1:<ui_port>).")
     database_url: str | None = Field(None, description="SQLAlchemy URL of the register (default sqlite:///<data_dir>/register.db; postgresql+psycopg://... for PostgreSQL).")
     payload_keys: SecretStr | None = Field(None, description="Payload encryption keys as `id:base64key[,id:base64key...]`, the first one current; when unset, a key file in the data folder is created on first run.")
     key_file: Path | None = Field(None, description="Key file (default <data_dir>/keys/payload-keys.json, created with 0600 permissions).")
     outbox_dir: Path | None = Field(None, description="Folder the outbox transport writes outbound reports to (default <data_dir>/outbox).")
+    operators_file: Path | None = Field(None, description="Operators file (YAML: name, roles, Ed25519 public key), loaded into each new case (default <data_dir>/operators.yaml).")
+    operator_key_dir: Path | None = Field(None, description="Folder of this user's operator private keys, one PEM per person (default ~/.breach/keys).")
     inventory_file: Path | None = Field(None, description="System inventory JSON (default: the sample inventory shipped with the package).")
     sqlite_synchronous: Literal["full", "normal"] = Field("full", description="SQLite `synchronous` pragma of the embedded dev server (WAL journal): full survives power loss; normal is faster and survives process kills only.")
     log_format: Literal["console", "json"] = Field("console", description="Log rendering: readable console lines or one JSON object per line.")
@@ -68,6 +74,30 @@ class Settings(BaseSettings):
     @property
     def outbox_path(self) -> Path:
         return self.outbox_dir or self.data_dir / "outbox"
+
+    @property
+    def inbox_path(self) -> Path:
+        return self.inbox_dir or self.data_dir / "inbox"
+
+    @property
+    def spool_path(self) -> Path:
+        return self.data_dir / "spool"
+
+    @property
+    def tokens_path(self) -> Path:
+        return self.data_dir / "api-tokens.json"
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def operators_path(self) -> Path:
+        return self.operators_file or self.data_dir / "operators.yaml"
+
+    @property
+    def operator_keys(self) -> Path:
+        return self.operator_key_dir or Path.home() / ".breach" / "keys"
 
     @property
     def inventory_path(self) -> Path:

@@ -10,10 +10,12 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributeIndexedValueType
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.assessment import RiskActivities
 from activities.db import make_engine
 from activities.inventory import InventoryActivities
+from activities.operators import OperatorActivities
 from activities.outbox import FolderTransport, OutboxActivities
 from activities.register import RegisterActivities
 from activities.reports import ReportActivities
@@ -45,7 +47,18 @@ def activities(settings: Settings) -> list:
         risk.load_policy,
         risk.assess,
         ReportActivities().draft,
+        OperatorActivities(settings.operators_path).load,
     ]
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The workflow sandbox, with ``cryptography`` passed through.
+
+    Signature checks run inside workflow validators; the sandbox would otherwise import
+    cryptography's Rust extension a second time, which aborts the process. The same
+    runner must be used by the worker and by every replayer.
+    """
+    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules("cryptography"))
 
 
 def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecutor) -> Worker:
@@ -56,6 +69,7 @@ def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecuto
         workflows=WORKFLOWS,
         activities=activities(settings),
         activity_executor=executor,
+        workflow_runner=workflow_runner(),
     )
 
 

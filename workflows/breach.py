@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
 
     from activities.assessment import AssessRequest, RiskActivities
     from activities.inventory import InventoryActivities
+    from activities.operators import OperatorActivities
     from activities.outbox import OutboxActivities
     from activities.register import RegisterActivities
     from activities.reports import DraftRequest, ReportActivities
@@ -35,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from models.case import MAJOR_INCIDENT_INDIVIDUALS, CaseView, ClockKind, ClockState, Finding, Stage, TimelineEvent
     from models.decisions import RULES, Decision, DecisionOutcome, OutboundKind, Role
     from models.intake import DataElement
+    from models.operators import OperatorRoster, signature_valid, signing_bytes
     from models.records import AuditEntry, CaseOpening, CaseSync, DecisionEntry, OutboundReport
     from models.risk import facts_from_report
     from workflows import clocks as rules
@@ -113,6 +115,7 @@ class BreachResponseWorkflow:
         s.system = await workflow.execute_activity_method(InventoryActivities.lookup, report.system_id, summary="Identify the system, its PIA and SORNs in the inventory", **QUICK)
         if not s.system.known:
             self._finding("unknown_system", f"system {report.system_id!r} is not in the system inventory; the SOP must identify it and its compliance documents")
+        await self._load_operators()
         await workflow.execute_activity_method(
             RegisterActivities.open_case,
             CaseOpening(report=report, system_known=s.system.known, stage=s.stage.value, opened_at=now),
@@ -125,6 +128,26 @@ class BreachResponseWorkflow:
         if s.individuals >= MAJOR_INCIDENT_INDIVIDUALS:
             await self._start_major(automatic=True, rationale=f"{s.individuals} individuals: 100,000 or more (OMB)")
         await self._sync()
+
+    async def _load_operators(self) -> None:
+        s = self.s
+        s.operators = await workflow.execute_activity_method(OperatorActivities.load, summary="Load the operators who may decide on this case", **QUICK)
+        if s.operators.operators:
+            self._event("operators_registered", detail=", ".join(f"{o.name} ({'/'.join(r.value for r in o.roles)})" for o in s.operators.operators))
+        else:
+            self._finding("no_operators", "the operators file lists nobody, so every decision is refused; add operators, then run `breach operator refresh CASE`")
+
+    @workflow.update
+    async def refresh_operators(self) -> str:
+        """Load the operators file into a case that has none (cases filed before any operator existed)."""
+        await self._load_operators()
+        await self._sync()
+        return f"{len(self.s.operators.operators)} operator(s) registered"
+
+    @refresh_operators.validator
+    def _validate_refresh(self) -> None:
+        if self.s.operators.operators:
+            raise ValueError("the case already has operators; change them with a signed update_operators decision")
 
     # ------------------------------------------------------------------ queries
 
@@ -210,6 +233,7 @@ class BreachResponseWorkflow:
         s, role = self.s, decision.actor.role
         if role not in RULES[name].roles:
             raise Refused(f"{name} may be made by {', '.join(sorted(r.value for r in RULES[name].roles))}, not by role {role.value}")
+        self._check_signature(name, decision)
         done = next((d for d in s.decisions if d.decision_id == decision.decision_id), None)
         if done:
             raise Refused(f"decision id {decision.decision_id} was already applied ({done.decision} by {done.by}, {span(workflow.now() - done.at)} ago)")
@@ -220,6 +244,23 @@ class BreachResponseWorkflow:
         reason = getattr(self, f"_can_{name}", lambda _d, _p: None)(decision, payload)
         if reason:
             raise Refused(f"{name}: {reason}")
+
+    def _check_signature(self, name: str, decision: Decision) -> None:
+        """The decision must be signed by a registered operator who holds the role, recently."""
+        s, actor = self.s, decision.actor
+        if not decision.signature or decision.signed_at is None:
+            raise Refused("unsigned decision: every decision must be signed with the operator's key (the breach CLI signs)")
+        operator = s.operators.get(actor.name)
+        if operator is None:
+            raise Refused(f"{actor.name} is not an operator of this case")
+        if actor.role not in operator.roles:
+            raise Refused(f"{actor.name} does not hold role {actor.role.value} in this case (holds {', '.join(r.value for r in operator.roles)})")
+        message = signing_bytes(workflow.info().workflow_id, name, decision.decision_id, actor.model_dump(mode="json"), decision.rationale, decision.payload, decision.signed_at)
+        if not signature_valid(operator.public_key, decision.signature, message):
+            raise Refused(f"the signature does not match {actor.name}'s key: the decision was forged or altered")
+        skew = abs(workflow.now() - decision.signed_at)
+        if skew > s.config.signature_window:
+            raise Refused(f"the decision was signed {span(skew)} away from the case's clock (more than {span(s.config.signature_window)}); sign it again")
 
     def _need_stage(self, *stages: Stage) -> str | None:
         if self.s.stage not in stages:
@@ -551,6 +592,24 @@ class BreachResponseWorkflow:
 
     def _major_done(self) -> bool:
         return self.s.major.status != "determined" or len(self.s.major.sent) == len(OutboundKind)
+
+    # -- operators
+
+    def _can_update_operators(self, d, p) -> str | None:
+        if not any(Role.cms_sop in o.roles for o in p.operators):
+            return "the new operators must include at least one cms_sop, or nobody could change them again"
+        names = [o.name for o in p.operators]
+        if len(set(names)) != len(names):
+            return "operator names must be unique"
+        return None
+
+    async def _on_update_operators(self, d, p) -> str:
+        s = self.s
+        before = {o.name for o in s.operators.operators}
+        s.operators = OperatorRoster(operators=list(p.operators))
+        after = {o.name for o in s.operators.operators}
+        self._event("operators_changed", detail=f"added {sorted(after - before) or 'none'}; removed {sorted(before - after) or 'none'}")
+        return f"{len(after)} operator(s) registered"
 
     # -- new information
 

@@ -11,6 +11,7 @@ from activities.risk.policy import Policy
 from models.case import CaseConfig, Clock, Finding, Stage, SystemInfo, TimelineEvent
 from models.decisions import ApproveNotification, CoCompleteReview, ConfirmPii
 from models.intake import DataElement, IntakeReport
+from models.operators import OperatorRoster
 from models.risk import RiskAssessment
 
 
@@ -71,6 +72,7 @@ class CaseState(BaseModel):
     individuals_notified: int = 0
     major: MajorTrack = Field(default_factory=MajorTrack)
     hold: Hold | None = None
+    operators: OperatorRoster = Field(default_factory=OperatorRoster)
     main_outcome: str | None = None
     closed: bool = False
 
