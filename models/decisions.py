@@ -165,7 +165,7 @@ class NewInformation(BaseModel):
     model_config = _STRICT
 
     data_elements_added: list[DataElement] = []
-    individuals_delta: int = 0
+    individuals_delta: Annotated[int, Field(ge=-1_000_000_000, le=1_000_000_000)] = 0
     misuse_evidence: bool = False
 
 

@@ -9,6 +9,8 @@ with .ci/postgres.sh; without it the PostgreSQL variants skip, or fail when CI i
 from __future__ import annotations
 
 import json
+import multiprocessing
+import time
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -190,3 +192,30 @@ def test_a_postgres_register_with_32_bit_counts_is_widened():
             assert count(engine, CaseRecord) == 1
         finally:
             engine.dispose()
+
+
+def _open_register(url: str, start_at: float) -> str:
+    while time.time() < start_at:  # every process reaches make_engine at the same moment
+        pass
+    try:
+        make_engine(url).dispose()
+    except Exception as exc:  # noqa: BLE001 - reported to the test
+        return f"{type(exc).__name__}: {exc}"[:300]
+    return "ok"
+
+
+def test_processes_opening_a_new_register_at_once_all_succeed(register_url):  # noqa: F811 - the imported fixture
+    """create_all looked for each table, then created it: two processes both saw it missing and one failed
+    ("table cases already exists" on SQLite, a unique violation in pg_type on PostgreSQL). Tables are now
+    created under the database's write lock or an advisory lock."""
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(6) as pool:
+        for _ in range(2):  # a brand-new register, then one that exists
+            start_at = time.time() + 2.0
+            assert pool.starmap(_open_register, [(register_url, start_at)] * 6) == ["ok"] * 6
+    engine = make_engine(register_url)
+    try:
+        RegisterActivities(engine).open_case(CaseOpening(report=laptop(), system_known=True, stage="report", opened_at=NOW))
+        assert count(engine, CaseRecord) == 1
+    finally:
+        engine.dispose()

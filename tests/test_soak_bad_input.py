@@ -339,14 +339,9 @@ async def test_random_decisions_never_break_a_case(skipping, data, sample, steps
         await harness.close()
 
 
-# ---------------------------------------------------------------------------- found by the soak: counts beyond 64 bits
+# ---------------------------------------------------------------------------- found by the soak (fixed): counts beyond 64 bits
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (workflows/breach.py, models/decisions.py): NewInformation.individuals_delta has no upper bound; a count beyond "
-    "2**63 - 1 passes the validator, then the AffectedIndividuals search attribute (int64) fails every workflow task "
-    "(BadSearchAttributes) and the decision never returns. Fix: bound the payload or refuse in _can_new_information."
-))
 async def test_counts_beyond_64_bits_are_refused_not_fatal(skipping):
     harness = Harness(skipping)
     try:
