@@ -78,3 +78,19 @@ def register_url(request, tmp_path) -> Iterator[str]:
         return
     with postgres_schema(request.node.originalname or "register_test") as url:
         yield url
+
+
+def open_register_at_once(url: str, barrier, results) -> None:
+    """In a child process: wait for the others, then open the register (``make_engine``); put "ok" or the error.
+
+    Lives here, not in a test module, so that a spawned child imports little before the barrier.
+    """
+    from activities.db import make_engine
+
+    barrier.wait(60)
+    try:
+        make_engine(url).dispose()
+    except Exception as exc:  # noqa: BLE001 - reported to the test
+        results.put(f"{type(exc).__name__}: {exc}"[:300])
+        return
+    results.put("ok")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import time
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -24,7 +23,7 @@ from models.case import Clock, ClockState
 from models.records import AuditEntry, CaseOpening, CaseSync, DecisionEntry
 from models.register import AuditEvent, CaseRecord, ClockRecord, DecisionRecord
 from starter.intake import parse_report
-from tests.register_backends import postgres_schema, register_url  # noqa: F401 (fixture)
+from tests.register_backends import open_register_at_once, postgres_schema, register_url  # noqa: F401 (fixture)
 from tests.support import REPORTS
 
 NOW = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
@@ -194,25 +193,20 @@ def test_a_postgres_register_with_32_bit_counts_is_widened():
             engine.dispose()
 
 
-def _open_register(url: str, start_at: float) -> str:
-    while time.time() < start_at:  # every process reaches make_engine at the same moment
-        pass
-    try:
-        make_engine(url).dispose()
-    except Exception as exc:  # noqa: BLE001 - reported to the test
-        return f"{type(exc).__name__}: {exc}"[:300]
-    return "ok"
-
-
 def test_processes_opening_a_new_register_at_once_all_succeed(register_url):  # noqa: F811 - the imported fixture
     """create_all looked for each table, then created it: two processes both saw it missing and one failed
     ("table cases already exists" on SQLite, a unique violation in pg_type on PostgreSQL). Tables are now
     created under the database's write lock or an advisory lock."""
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(6) as pool:
-        for _ in range(2):  # a brand-new register, then one that exists
-            start_at = time.time() + 2.0
-            assert pool.starmap(_open_register, [(register_url, start_at)] * 6) == ["ok"] * 6
+    n = 6
+    barrier, results = ctx.Barrier(n), ctx.Queue()
+    procs = [ctx.Process(target=open_register_at_once, args=(register_url, barrier, results)) for _ in range(n)]
+    for proc in procs:
+        proc.start()
+    outcomes = [results.get(timeout=120) for _ in procs]
+    for proc in procs:
+        proc.join(30)
+    assert outcomes == ["ok"] * n
     engine = make_engine(register_url)
     try:
         RegisterActivities(engine).open_case(CaseOpening(report=laptop(), system_known=True, stage="report", opened_at=NOW))

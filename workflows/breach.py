@@ -619,8 +619,10 @@ class BreachResponseWorkflow:
         if not (p.data_elements_added or p.individuals_delta or p.misuse_evidence):
             return "nothing new: give data_elements_added, individuals_delta or misuse_evidence"
         total = self.s.individuals + p.individuals_delta
-        if not 0 <= total <= 1_000_000_000:
-            return f"individuals_delta {p.individuals_delta} would make the count {total}, outside 0 to 1,000,000,000"
+        if total < 0:
+            return f"individuals_delta {p.individuals_delta} would make the count negative ({total})"
+        if total > 1_000_000_000:
+            return f"individuals_delta {p.individuals_delta} would make the count {total}, above 1,000,000,000"
         return None
 
     async def _on_new_information(self, d, p) -> str:
