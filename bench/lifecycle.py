@@ -432,7 +432,7 @@ async def main(n: int, concurrency: int, rounds: int, idle_cases: int, synchrono
     print()
     print("activities per case (scheduled, lifecycle):")
     for name, count in life_kinds.most_common():
-        print(f"  {name:28s} {count / n:6.2f}")
+        print(f"  {name:36s} {count / n:6.2f}")
 
 
 if __name__ == "__main__":

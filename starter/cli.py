@@ -219,6 +219,7 @@ app.command("chart")(chart)
 
 from starter.cases_cmd import list_cases, show, watch  # noqa: E402
 from starter.decide_cmd import register as register_decisions  # noqa: E402
+from starter.notify_cmd import letter, returned_mail  # noqa: E402 - notification files: letters on demand, returned mail
 from starter.operator_cmd import operator_app  # noqa: E402
 
 app.command("list")(list_cases)
@@ -226,6 +227,8 @@ app.command()(show)
 app.command()(watch)
 register_decisions(app)
 app.add_typer(operator_app, name="operator")
+app.command("letter")(letter)
+app.command("returned-mail")(returned_mail)
 
 
 def main() -> None:
