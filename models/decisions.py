@@ -172,7 +172,7 @@ class NewInformation(BaseModel):
 class RecordNotificationSent(BaseModel):
     model_config = _STRICT
 
-    individuals_notified: Annotated[int, Field(ge=0)]
+    individuals_notified: Annotated[int, Field(ge=0, le=1_000_000_000)]
     media_notice: bool = Field(False, description="HIPAA media notice published (over 500 residents of one state)")
 
 
