@@ -14,9 +14,7 @@ without it when CI is set.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -26,22 +24,20 @@ from temporalio.testing import WorkflowEnvironment
 from activities import audit
 from activities.db import make_engine
 from models.case import ClockState, Stage
-from models.inventory import load_inventory
 from models.register import CaseRecord, ClockRecord, DecisionRecord
 from tests.register_backends import postgres_schema
-from tests.support import TestOperators
 from tests.workflow_env import (
     DAY,
     MINUTE,
     TEST_SERVER,
     Harness,
     World,
+    _serve,
     drive,
     quiet_runtime,
 )
 from worker.config import Settings
 from worker.converter import data_converter
-from worker.main import build_worker, ensure_search_attributes
 
 
 @pytest.fixture(scope="module")
@@ -52,24 +48,11 @@ def postgres_url() -> AsyncIterator[str]:
 
 @pytest.fixture(scope="module")
 async def pg_world(tmp_path_factory, postgres_url) -> AsyncIterator[World]:
+    assert make_url(postgres_url).get_backend_name() == "postgresql"
     scratch = tmp_path_factory.mktemp("pg-worker")
-    operators = TestOperators()
-    settings = Settings(
-        data_dir=scratch,
-        task_queue=f"pg-test-{uuid.uuid4().hex[:8]}",
-        key_file=scratch / "keys.json",
-        operators_file=operators.write(scratch / "operators.yaml"),
-        database_url=postgres_url,
-    )
-    assert make_url(settings.register_url).get_backend_name() == "postgresql"
-    env = await WorkflowEnvironment.start_time_skipping(data_converter=data_converter(settings), test_server_existing_path=str(TEST_SERVER), runtime=quiet_runtime())
-    try:
-        await ensure_search_attributes(env.client, "default")
-        with ThreadPoolExecutor(max_workers=8, thread_name_prefix="activity") as pool:
-            async with build_worker(env.client, settings, pool):
-                yield World(env, settings, load_inventory(settings.inventory_path), True, operators)
-    finally:
-        await env.shutdown()
+    env = await WorkflowEnvironment.start_time_skipping(data_converter=data_converter(Settings(data_dir=scratch, key_file=scratch / "keys.json")), test_server_existing_path=str(TEST_SERVER), runtime=quiet_runtime())
+    async for world in _serve(env, scratch, skips_time=True, database_url=postgres_url):
+        yield world
 
 
 @pytest.fixture

@@ -143,9 +143,10 @@ class World:
         return self.env.client
 
 
-async def _serve(env: WorkflowEnvironment, scratch: Path, skips_time: bool) -> AsyncIterator[World]:
+async def _serve(env: WorkflowEnvironment, scratch: Path, skips_time: bool, **settings: Any) -> AsyncIterator[World]:
+    """The real worker on ``env``; ``settings`` override the worker's Settings (e.g. database_url)."""
     operators = TestOperators()
-    settings = Settings(data_dir=scratch, task_queue=f"wf-test-{uuid.uuid4().hex[:8]}", key_file=scratch / "keys.json", operators_file=operators.write(scratch / "operators.yaml"))
+    settings = Settings(data_dir=scratch, task_queue=f"wf-test-{uuid.uuid4().hex[:8]}", key_file=scratch / "keys.json", operators_file=operators.write(scratch / "operators.yaml"), **settings)
     try:
         await ensure_search_attributes(env.client, "default")
         with ThreadPoolExecutor(max_workers=8, thread_name_prefix="activity") as pool:
