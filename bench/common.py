@@ -1,4 +1,5 @@
-"""Benchmark support: a private dev server started exactly as `breach up` starts it."""
+"""Benchmark support: a private dev server started exactly as `breach up` starts it, and the
+shared roster generator (../shared/tools/make_roster.py, beside the repository)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from temporalio.client import Client
 from starter.stack import _stop_process, start_dev_server, wait_for_server
 from worker.config import Settings
 from worker.main import ensure_search_attributes
+
+
+MAKE_ROSTER = Path(__file__).resolve().parents[2] / "shared" / "tools" / "make_roster.py"
 
 
 def _free_port() -> int:

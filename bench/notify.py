@@ -35,8 +35,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.common import MAKE_ROSTER
+
 REPO = Path(__file__).resolve().parents[1]
-MAKE_ROSTER = REPO.parent / "shared" / "tools" / "make_roster.py"
 TARGET_RATIO = 0.5
 TARGET_RSS_MB = 256
 TARGET_RSS_GROWTH = 0.20

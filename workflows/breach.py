@@ -127,7 +127,7 @@ class BreachResponseWorkflow:
         if not s.system.known:
             self._finding("unknown_system", f"system {report.system_id!r} is not in the system inventory; the SOP must identify it and its compliance documents")
         await self._load_operators()
-        await workflow.execute_activity_method(
+        await self._register(
             RegisterActivities.open_case,
             CaseOpening(report=report, system_known=s.system.known, stage=s.stage.value, opened_at=now),
             summary="Register the case (plan, Appendix A tracking)",
@@ -205,7 +205,7 @@ class BreachResponseWorkflow:
             individuals_notified=s.individuals_notified,
             notification=self._notification_text(),
             notify_progress=(s.notify_progress.rows_done, s.notify_progress.rows_expected) if s.notify_progress else None,
-            notify_pending=self._export is not None or s.preparing_letters or self._export_due(),
+            notify_pending=self._export is not None or s.preparing_letters or s.letters_stale or self._export_due(),
             awaiting=self._awaiting_text(),
             hold_until=s.clocks["law_enforcement_hold"].due_at if s.hold else None,
             clocks=sorted(s.clocks.values(), key=lambda c: (c.due_at is None, c.due_at, c.clock)),
@@ -233,7 +233,7 @@ class BreachResponseWorkflow:
         self._event("decision_accepted", decision=name, role=note.role, by=note.by, detail=decision.rationale)
         message = await getattr(self, f"_on_{name}")(decision, payload)
         self._wake = True
-        await workflow.execute_activity_method(
+        await self._register(
             RegisterActivities.record_decision,
             DecisionEntry(breach_id=s.report.breach_id, decision_id=decision.decision_id, decision=name, role=note.role, decided_by=note.by, decided_at=note.at, rationale=decision.rationale, payload=payload.model_dump(mode="json")),
             summary=f"Record decision {name} by {note.by} ({note.role})",
@@ -413,7 +413,7 @@ class BreachResponseWorkflow:
             await self._start_major(automatic=True, rationale=result.major_incident_reason)
         if result.notify:
             self._enter(Stage.cms_approval)
-            await self._prepare_letters()
+            self._letters_due()
             return f"risk {result.level.value}: notification path, CMS approval of the response plan"
         self._enter(Stage.pim_review)
         await self._send("pim_results", self._pim_document(), summary="Send investigation results and the risk assessment to HHS PIM")
@@ -455,7 +455,7 @@ class BreachResponseWorkflow:
         s = self.s
         if reason := self._need_stage(Stage.cms_approval):
             return reason
-        if s.preparing_letters:
+        if s.letters_stale or s.preparing_letters:
             return "the letters are still being checked; try again in a moment"
         if s.notify_problem:
             return f"the letters cannot go to CMS approval: {s.notify_problem}. Fix it, then run `breach notify-retry {s.report.breach_id}`"
@@ -475,7 +475,7 @@ class BreachResponseWorkflow:
         self._settle("approve_response_plan", workflow.now())
         self._event("returned_to_drafting", detail=p.comments)
         self._start_sla("approve_response_plan")
-        await self._prepare_letters()  # the redrafted letters are checked again
+        self._letters_due()  # the redrafted letters are checked again
         return f"returned to drafting with comments (CMS rejection {s.cms_rejections})"
 
     def _can_approve_notification(self, d, p) -> str | None:
@@ -494,7 +494,7 @@ class BreachResponseWorkflow:
         self._settle("approve_notification", workflow.now())
         self._event("returned_to_cms", detail=p.comments)
         self._enter(Stage.cms_approval)
-        await self._prepare_letters()
+        self._letters_due()
         return "HHS rejected: back to CMS approval"
 
     # -- notification
@@ -535,6 +535,11 @@ class BreachResponseWorkflow:
             self._publish()
 
     # -- the letters and the mail-house export (cases whose report names a roster)
+
+    def _letters_due(self) -> None:
+        """Have the main loop check the letters (so the decision need not wait for the PDF);
+        a new check replaces an earlier refusal."""
+        self.s.letters_stale, self.s.notify_problem = True, None
 
     def _export_round(self) -> int:
         return self.s.notice_rounds + 1
@@ -595,8 +600,11 @@ class BreachResponseWorkflow:
                 and not s.preparing_letters and self._export is None and not s.main_outcome and not s.closed)
 
     async def _notify_work(self) -> None:
-        """Collect a finished export; start the export when the case is ready for it."""
+        """Check the letters when due; collect a finished export; start the export when the case is ready for it."""
         s = self.s
+        while s.letters_stale and s.stage is Stage.cms_approval and not s.notify_problem:
+            s.letters_stale = False
+            await self._prepare_letters()
         if self._export is not None and self._export.done():
             task, self._export = self._export, None
             s.notify_progress = None
@@ -631,7 +639,7 @@ class BreachResponseWorkflow:
 
     async def _round_done(self, result: NotifyResult) -> None:
         s, c = self.s, result.counts
-        await workflow.execute_activity_method(RegisterActivities.record_notification_round, RoundEntry(result=result, completed_at=workflow.now()), summary=f"Register round {result.round}: {c.recipients} recipients", **QUICK)
+        await self._register(RegisterActivities.record_notification_round, RoundEntry(result=result, completed_at=workflow.now()), summary=f"Register round {result.round}: {c.recipients} recipients", **QUICK)
         s.rounds.append(result)
         if result.substitute_notice_required:
             until = (workflow.now() + timedelta(days=90)).date().isoformat()
@@ -858,7 +866,7 @@ class BreachResponseWorkflow:
         self._event("closed", stage=Stage.closed.value, detail=outcome)
         self._wake = True
         self._publish()
-        await workflow.execute_activity_method(RegisterActivities.audit, self._audit_entry("closed", {"outcome": outcome}), summary=f"Audit: closed ({outcome})", **QUICK)
+        await self._register(RegisterActivities.audit, self._audit_entry("closed", {"outcome": outcome}), summary=f"Audit: closed ({outcome})", **QUICK)
 
     # ------------------------------------------------------------------ clocks
 
@@ -990,8 +998,16 @@ class BreachResponseWorkflow:
         receipt = await workflow.execute_activity_method(OutboxActivities.deliver, OutboundReport(breach_id=s.report.breach_id, kind=kind, document=document), summary=summary, **QUICK)
         s.outbox.append(receipt.location)
         self._event("report_sent", detail=f"{kind} -> {receipt.location}")
-        await workflow.execute_activity_method(RegisterActivities.audit, self._audit_entry(f"sent:{kind}", {"location": receipt.location, "sha256": receipt.sha256}), summary=f"Audit: sent {kind}", **QUICK)
+        await self._register(RegisterActivities.audit, self._audit_entry(f"sent:{kind}", {"location": receipt.location, "sha256": receipt.sha256}), summary=f"Audit: sent {kind}", **QUICK)
         return receipt.location
+
+    def _register(self, activity, arg, *, summary: str, **options):
+        """A register write (the case row, decisions, clocks, audit events, rounds), as a local
+        activity: it runs on the worker that runs the case, without a round trip through the
+        server's task queue, which shortens every decision (the update waits for these
+        writes) and the history. The writes are idempotent upserts, so a retry after a
+        crash writes nothing twice."""
+        return workflow.execute_local_activity_method(activity, arg, summary=summary, **options)
 
     def _audit_entry(self, kind: str, detail: dict) -> AuditEntry:
         breach = self.s.report.breach_id
@@ -999,7 +1015,7 @@ class BreachResponseWorkflow:
 
     async def _sync(self) -> None:
         s = self.s
-        await workflow.execute_activity_method(
+        await self._register(
             RegisterActivities.sync_case,
             CaseSync(
                 breach_id=s.report.breach_id,

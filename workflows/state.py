@@ -75,6 +75,7 @@ class CaseState(BaseModel):
     # the request of the round being exported (reused as is to resume it after a hold),
     # its progress, the finished rounds, and the failure that stops the notification.
     letters: Prepared | None = None
+    letters_stale: bool = False  # a check of the letters is due (on entering CMS approval)
     preparing_letters: bool = False
     export_request: NotifyRequest | None = None
     notify_progress: NotifyProgress | None = None
