@@ -24,6 +24,8 @@ from activities.notify.letters import TEMPLATE_DIR
 from models.case import ClockState, Stage
 from models.notification import NotifyProgress
 from models.register import NotificationRoundRecord
+from starter.decisions import submit
+from tests.support import eventually
 from tests.test_notify_common import make_roster
 from tests.workflow_env import DAY, HOUR, NOTIFICATION, TEST_SERVER, Harness, World, _serve, drive, harness, quiet_runtime, skipping  # noqa: F401 (fixtures)
 from worker.config import Settings
@@ -207,3 +209,37 @@ async def test_the_running_export_signals_its_progress_to_the_case(harness, skip
     assert first.round == 1 and first.rows_done == 5000
     assert 12_000 < first.rows_expected < 20_000  # estimated from the share of the roster read
     assert (await case.view()).outcome == "notified"
+
+
+async def test_a_hold_placed_during_the_export_stops_it_and_the_round_resumes_after_it(harness, skipping):
+    """No letter goes out under a law-enforcement hold: the running export is cancelled; when the
+    hold is lifted the same round resumes from its checkpoint and every person is written once."""
+    folder = skipping.settings.notify_path
+    folder.mkdir(parents=True, exist_ok=True)
+    if not (folder / "roster-200000.csv").exists():
+        make_roster(200_000, folder / "roster-200000.csv")
+    case = await harness.new_case("qecp", roster_uri="file:roster-200000.csv")
+    await drive(case, Stage.hhs_approval)
+    await submit(case.handle, "approve_notification", await case.decision("hhs_saop", NOTIFICATION, name="approve_notification"))
+
+    async def exporting() -> bool:
+        return bool((await case.view()).notify_progress)  # a checkpoint was signalled: the export is under way
+
+    await eventually(exporting, timeout=60, interval=0.05)
+    until = await harness.now() + 3 * DAY
+    await submit(case.handle, "delay_notification", await case.decision("hhs_saop", {"until": until.isoformat(), "authority": "FBI", "written": True}, name="delay_notification"))
+    await case.idle(timeout=60)
+    view = await case.view()
+    assert (view.stage, view.status, view.individuals_notified) == (Stage.notify, "ongoing", 0)
+    paused = await case.event("notification_export_paused")
+    assert "hold" in paused.detail
+    await case.decide("lift_delay", "hhs_saop", {"comments": "the investigation no longer needs the delay"})
+    await case.idle(timeout=60)
+    view = await case.view()
+    assert (view.status, view.outcome) == ("concluded", "notified")
+    [r] = register_rounds(harness.world, case.report.breach_id)
+    rows = export_rows(r.export_path)
+    assert len(rows) == r.exported and max(Counter(row["recipient_key"] for row in rows).values()) == 1
+    assert r.rows_read == 200_000
+    assert len(await case.events("notification_export_started")) == 2
+    assert json.loads(Path(r.manifest_path).read_text())["resumed_from_row"] > 0  # the second start went on from a checkpoint

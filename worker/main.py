@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
@@ -81,6 +82,10 @@ def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecuto
         activities=activities(settings, client),
         activity_executor=executor,
         workflow_runner=workflow_runner(),
+        # Heartbeats reach the server at most this long after they are made, and a
+        # cancellation (a hold stopping an export) reaches the activity with the next one.
+        max_heartbeat_throttle_interval=timedelta(seconds=1),
+        default_heartbeat_throttle_interval=timedelta(seconds=1),
     )
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from temporalio import activity
 from temporalio.client import Client
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, CancelledError
 
 from activities.notify.export import Exporter, ExportError
 from activities.notify.facts import LetterheadError, case_facts, load_letterhead
@@ -120,18 +120,21 @@ class NotifyActivities:
         info = activity.info()
         detail = info.heartbeat_details[0] if info.heartbeat_details else None
         activity.logger.info("notify.export_round attempt %s of %s round %s (last heartbeat: row %s)", info.attempt, req.breach_id, req.round, detail)
+        cursor = [0]
+
+        def heartbeat(row: int) -> None:
+            """After each checkpoint: report the cursor; stop here if the case cancelled the export (a hold)."""
+            cursor[0] = row
+            activity.heartbeat(row)
+            if activity.is_cancelled():
+                raise CancelledError(f"round {req.round} stopped at row {row} by its case; it resumes from this checkpoint")
+
         on_progress = None
         if self.progress is not None:
-            report, cursor = self.progress.reporter(info.workflow_id, req.round), [0]
-
-            def heartbeat(row: int) -> None:
-                cursor[0] = row
-                activity.heartbeat(row)
+            report = self.progress.reporter(info.workflow_id, req.round)
 
             def on_progress(bytes_read: int, bytes_total: int) -> None:
                 report(cursor[0], bytes_read, bytes_total)
-        else:
-            heartbeat = activity.heartbeat
         try:
             return Exporter(Letters(self.template_dir), self.base_dir, self.work_dir).run(req, heartbeat=heartbeat, on_progress=on_progress)
         except _FATAL as exc:
