@@ -1,5 +1,4 @@
-"""Benchmark support: a private dev server started exactly as `breach up` starts it, and the
-shared roster generator (../shared/tools/make_roster.py, beside the repository)."""
+"""Benchmark support: a private dev server started exactly as `breach up` starts it."""
 
 from __future__ import annotations
 
@@ -14,9 +13,6 @@ from temporalio.client import Client
 from starter.stack import _stop_process, start_dev_server, wait_for_server
 from worker.config import Settings
 from worker.main import ensure_search_attributes
-
-
-MAKE_ROSTER = Path(__file__).resolve().parents[2] / "shared" / "tools" / "make_roster.py"
 
 
 def _free_port() -> int:

@@ -57,7 +57,8 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.api.enums.v1 import EventType
     from temporalio.client import Client, WorkflowHandle
 
-    from bench.common import MAKE_ROSTER, dev_server
+    from bench.common import dev_server
+    from bench.notify import MAKE_ROSTER
     from models.decisions import Actor, Decision, Role
     from models.inventory import load_inventory
     from models.operators import Operator, OperatorRoster
