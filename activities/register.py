@@ -17,8 +17,8 @@ from temporalio import activity
 
 from activities import audit as audit_chain
 from activities.db import storable, upsert
-from models.records import AuditEntry, CaseOpening, CaseSync, DecisionEntry
-from models.register import CaseRecord, ClockRecord, DecisionRecord
+from models.records import AuditEntry, CaseOpening, CaseSync, DecisionEntry, RoundEntry
+from models.register import CaseRecord, ClockRecord, DecisionRecord, NotificationRoundRecord
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -90,7 +90,27 @@ class RegisterActivities:
                 detail={"decision_id": entry.decision_id, "rationale": entry.rationale, "payload": entry.payload},
             )
             audit_chain.append(session, audit)  # first: it takes the register's append lock
-            upsert(session, DecisionRecord, entry.model_dump(exclude={"breach_id"}) | {"breach_id": entry.breach_id}, ["decision_id"], update=False)
+            upsert(session, DecisionRecord, entry.model_dump(exclude={"breach_id"}) | {"breach_id": entry.breach_id}, ["breach_id", "decision_id"], update=False)
+            session.commit()
+
+    @activity.defn(name="register.record_notification_round")
+    def record_notification_round(self, entry: RoundEntry) -> None:
+        """The round's counts and files, and its audit event, once per (breach, round)."""
+        r = entry.result
+        values = dict(
+            breach_id=r.breach_id, round=r.round, letter=r.letter.value, roster_sha256=r.roster_sha256,
+            rows_read=r.counts.rows_read, recipients=r.counts.recipients, exported=r.counts.exported,
+            duplicates_merged=r.counts.duplicates_merged, errors=r.counts.errors, no_address=r.counts.no_address,
+            substitute_notice_required=r.substitute_notice_required, media_notice_states=r.media_notice_states, by_state=r.counts.by_state,
+            export_path=r.export.path, export_sha256=r.export.sha256, manifest_path=r.manifest.path, manifest_sha256=r.manifest.sha256,
+            completed_at=entry.completed_at,
+        )
+        with Session(self._engine) as session:
+            audit_chain.append(session, AuditEntry(
+                event_key=f"{r.breach_id}:notification_round:{r.round}", breach_id=r.breach_id, at=entry.completed_at, kind="notification_round", actor="workflow",
+                detail={"round": r.round, "recipients": r.counts.recipients, "export_sha256": r.export.sha256, "manifest_sha256": r.manifest.sha256, "roster_sha256": r.roster_sha256},
+            ))
+            upsert(session, NotificationRoundRecord, values, ["breach_id", "round"], update=False)
             session.commit()
 
     @activity.defn(name="register.audit")

@@ -4,11 +4,12 @@ as `breach up` starts it) with the real worker in this process, in the same run.
 
 The cases are mixed like real life (the three sample reports as templates, with distinct
 external ids and current times): mostly low risk (qecp sent to an HHS-internal recipient:
-confirm PII, risk assessment, PIM closes), some on the notification path (qecp: CMS and
-HHS approve, the Notifying Official records the letters), a few contractor loops (recon:
+confirm PII, risk assessment, PIM closes), some on the notification path (qecp with a
+1,000-row roster: the letters are checked at CMS approval, HHS approves, the case exports
+its roster to the mail house and closes notified), a few contractor loops (recon:
 the Contracting Officer acknowledges, asks the contractor once, records the answer and
 completes the review, then PIM closes) and one major incident (laptop: CISA/OMB, Congress
-and the 30-day report approved, notification, closure). Every decision is signed with an
+and the 30-day report approved, the same roster exported, closure). Every decision is signed with an
 operator key of this run (starter.signing.sign, an operators file written for the run)
 and sent with starter.decisions.submit, the CLI's code path.
 
@@ -35,6 +36,8 @@ import json
 import os
 import resource
 import statistics
+import subprocess
+import sys
 import time
 import uuid
 from collections import Counter
@@ -55,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.client import Client, WorkflowHandle
 
     from bench.common import dev_server
+    from bench.notify import MAKE_ROSTER
     from models.decisions import Actor, Decision, Role
     from models.inventory import load_inventory
     from models.operators import Operator, OperatorRoster
@@ -72,11 +76,10 @@ AWAITED = {
     "co_request_information": "record_decision, sync_case",
     "co_record_contractor_response": "record_decision, sync_case",
     "co_complete_review": "load_policy, record_decision, sync_case",
-    "submit_risk_assessment": "assess; low: deliver + audit (PIM); record_decision, sync_case",
+    "submit_risk_assessment": "assess; low: deliver + audit (PIM); record_decision, sync_case (the letters are checked after it returns)",
     "pim_approve_closure": "audit (closed), record_decision, sync_case",
     "approve_response_plan": "record_decision, sync_case",
     "approve_notification": "record_decision, sync_case",
-    "record_notification_sent": "HIPAA: deliver + audit; audit (closed), record_decision, sync_case",
     "approve_outbound_report": "second approval: deliver + audit; record_decision, sync_case",
 }
 TARGET_RATIO = 0.5
@@ -148,11 +151,13 @@ class Operators:
         return sign(d, case=case, decision_name=name, key=self.keys[role])
 
 
+ROSTER = "bench-roster.csv"  # generated into the run's notification folder (make_roster.py)
+ROSTER_ROWS = 1000
 TEMPLATES = {
     "low": ("qecp-public-pdfs.json", {"recipient": "hhs_internal"}),
-    "notify": ("qecp-public-pdfs.json", {}),
+    "notify": ("qecp-public-pdfs.json", {"roster_uri": f"file:{ROSTER}"}),
     "contractor": ("recon-misdirected-email.json", {}),
-    "major": ("laptop-claims-major.json", {}),
+    "major": ("laptop-claims-major.json", {"roster_uri": f"file:{ROSTER}"}),
 }
 
 
@@ -247,7 +252,7 @@ async def run_case(client: Client, settings, inventory, ops: Operators, stats: S
     else:
         await d("approve_response_plan", R.cms_brt)
         await d("approve_notification", R.hhs_saop, NOTIFICATION)
-        stage = await d("record_notification_sent", R.notifying_official, {"individuals_notified": 151_204 if kind == "major" else 37, "media_notice": kind == "major"})
+        stage = await exported(handle, stats)
     if kind == "major":
         await d("approve_outbound_report", R.hhs_brt, {"kind": "supplemental_30d"})
         stage = await d("approve_outbound_report", R.hhs_asl, {"kind": "supplemental_30d"})
@@ -256,6 +261,18 @@ async def run_case(client: Client, settings, inventory, ops: Operators, stats: S
     result = await handle.result()
     if result not in ("closed_low_risk", "notified"):
         raise RuntimeError(f"{handle.id} ({kind}) closed as {result}")
+
+
+async def exported(handle: WorkflowHandle, stats: Stats) -> str:
+    """Wait while the case exports its roster (the worker's work, no decision); returns the stage after."""
+    while True:
+        view = await handle.query(BreachResponseWorkflow.details)
+        if view.individuals_notified or view.stage.value == "closed":
+            return view.stage.value
+        if any(f.kind == "notification_export_failed" for f in view.findings):
+            raise RuntimeError(f"{handle.id}: the export failed: {view.findings[-1].detail}")
+        stats.polls += 1
+        await asyncio.sleep(0.05)
 
 
 # ---------------------------------------------------------------------------- measuring
@@ -359,6 +376,8 @@ async def main(n: int, concurrency: int, rounds: int, idle_cases: int, synchrono
     run = uuid.uuid4().hex[:6]
     overrides = {"sqlite_synchronous": synchronous} | ({"database_url": database_url} if database_url else {})
     async with dev_server(**overrides) as (settings, client):
+        settings.notify_path.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, str(MAKE_ROSTER), str(ROSTER_ROWS), "--out", str(settings.notify_path / ROSTER)], check=True)
         ops = Operators(settings.operators_path)
         inventory = load_inventory(settings.inventory_path)
         cpu = Cpu()

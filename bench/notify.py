@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-MAKE_ROSTER = REPO.parent / "shared" / "tools" / "make_roster.py"
+MAKE_ROSTER = REPO.parent / "shared" / "tools" / "make_roster.py"  # light on imports: children measure their own memory
 TARGET_RATIO = 0.5
 TARGET_RSS_MB = 256
 TARGET_RSS_GROWTH = 0.20

@@ -153,6 +153,9 @@ class CaseView(BaseModel):
     risk_level: str | None = None
     major_incident: bool = False
     individuals_notified: int = 0
+    notification: str | None = Field(None, description="How far notification is: 'notified N of M' while the export runs, then the last round's figures")
+    notify_progress: tuple[int, int] | None = Field(None, description="(roster rows done, rows expected) of the running export")
+    notify_pending: bool = Field(False, description="The worker has notification work under way or due (letters, the export); no human step is awaited for it")
     awaiting: str | None
     hold_until: datetime | None = None
     clocks: list[Clock]

@@ -160,12 +160,50 @@ class LetterFacts(LetterText):
         return self.translations.get(language)
 
 
-class TemplateCheckRequest(BaseModel):
+class Letterhead(BaseModel):
+    """What every letter says that does not come from the case (``worker/defaults/letterhead.toml``)."""
+
     model_config = _FROZEN
 
-    facts: LetterFacts | None = Field(None, description="The case's facts; None checks with the built-in sample facts")
+    agency: Name
+    notifying_official: Name = Field(description="Named in previews until HHS names the Notifying Official")
+    notifying_official_title: Name
+    mitigation_steps: list[Text] = Field(min_length=1)
+    default_guidance: list[LetterItem] = Field(min_length=1, description="Used when the risk assessment recommends no guidance")
+    contact: Contact
+
+
+class PrepareRequest(BaseModel):
+    """The case's facts for one round's letters; the activity adds the letterhead, checks the
+    templates with the result and writes the PDF preview. No personal data: facts about the breach."""
+
+    model_config = _FROZEN
+
+    breach_id: BreachId
+    round: Annotated[int, Field(ge=1, le=99)] = 1
+    out_folder: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
     languages: list[Language] = ["en"]
-    rounds: list[Annotated[int, Field(ge=1, le=99)]] = Field([1, 2], description="Rounds to check: 1 initial, 2+ follow-up")
+    breach_from: date
+    breach_to: date | None = None
+    discovered_on: date
+    what_happened: Text
+    data_elements: list[str] = Field(min_length=1)
+    encrypted: bool | None
+    guidance: list[LetterItem] = []
+    countermeasures: list[LetterItem] = []
+    services: list[LetterItem] = []
+    notifying_official: Name | None = Field(None, description="None before HHS approval: the letterhead's placeholder")
+    follow_up_reason: Text | None = None
+
+
+class NotifyProgress(BaseModel):
+    """Progress of a running export, signalled to the case so its details read "notified N of M"."""
+
+    model_config = _FROZEN
+
+    round: Annotated[int, Field(ge=1, le=99)]
+    rows_done: Annotated[int, Field(ge=0)]
+    rows_expected: Annotated[int, Field(ge=0)] = Field(description="Estimate from the share of the roster read so far")
 
 
 class TemplateCheck(BaseModel):
@@ -178,16 +216,6 @@ class TemplateCheck(BaseModel):
     variants: list[LetterVariant]
     letters_checked: int
     templates_sha256: Sha256
-
-
-class PreviewRequest(BaseModel):
-    model_config = _FROZEN
-
-    breach_id: BreachId
-    round: Annotated[int, Field(ge=1, le=99)] = 1
-    facts: LetterFacts
-    languages: list[Language] = ["en"]
-    out_folder: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
 
 class FileRef(BaseModel):
@@ -207,6 +235,16 @@ class PreviewResult(BaseModel):
     pdf: FileRef
     pages: int
     letters: int
+
+
+class Prepared(BaseModel):
+    """The letters of one round, ready: the facts they state, the template check and the preview."""
+
+    model_config = _FROZEN
+
+    facts: LetterFacts
+    check: TemplateCheck
+    preview: PreviewResult
 
 
 class NotifyRequest(BaseModel):

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from models.case import Clock
 from models.intake import IntakeReport
+from models.notification import NotifyResult
 
 
 class CaseOpening(BaseModel):
@@ -50,6 +51,13 @@ class DecisionEntry(BaseModel):
     decided_at: datetime
     rationale: str | None
     payload: dict[str, Any]
+
+
+class RoundEntry(BaseModel):
+    """A finished notification round for the register (counts and file checksums, no rows)."""
+
+    result: NotifyResult
+    completed_at: datetime
 
 
 class AuditEntry(BaseModel):

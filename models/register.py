@@ -85,14 +85,39 @@ class DecisionRecord(SQLModel, table=True):
 
     __tablename__ = "decisions"
 
-    decision_id: str = Field(primary_key=True, max_length=128)
-    breach_id: str = Field(max_length=200, index=True)
+    breach_id: str = Field(primary_key=True, max_length=200)
+    decision_id: str = Field(primary_key=True, max_length=128, description="unique within its case: two cases may use the same id")
     decision: str = Field(max_length=64)
     role: str = Field(max_length=32)
     decided_by: str = Field(max_length=200)
     decided_at: datetime = _ts(nullable=False)
     rationale: str | None = None
     payload: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class NotificationRoundRecord(SQLModel, table=True):
+    """One finished notification round: its counts, the roster it read and the files it wrote."""
+
+    __tablename__ = "notification_rounds"
+
+    breach_id: str = Field(primary_key=True, max_length=200)
+    round: int = Field(primary_key=True)
+    letter: str = Field(max_length=16, description="initial | follow_up")
+    roster_sha256: str = Field(max_length=64)
+    rows_read: int = _count()
+    recipients: int = _count(description="unique persons notified this round")
+    exported: int = _count(description="rows of the mail-house export")
+    duplicates_merged: int = _count()
+    errors: int = _count(description="roster rows refused (see the error report)")
+    no_address: int = _count()
+    substitute_notice_required: bool
+    media_notice_states: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    by_state: dict = Field(sa_column=Column(JSON, nullable=False))
+    export_path: str
+    export_sha256: str = Field(max_length=64)
+    manifest_path: str
+    manifest_sha256: str = Field(max_length=64)
+    completed_at: datetime = _ts(nullable=False)
 
 
 class ClockRecord(SQLModel, table=True):

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Group
 from rich.live import Live
+from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 from temporalio.service import RPCError
@@ -98,7 +99,12 @@ def render_case(view: CaseView, events: list[TimelineEvent], now: datetime) -> G
         f" · risk {view.risk_level or '-'} · major incident {'yes' if view.major_incident else 'no'} · individuals {view.estimated_individuals}",
         f" · notified {view.individuals_notified}\n",
         f"awaiting: {view.awaiting or '-'}",
+        f"\nnotification: {view.notification}" if view.notification else "",
     )
+    parts = [head]
+    if view.notify_progress:  # the mail-house export is running: a bar of roster rows done
+        done, expected = view.notify_progress
+        parts.append(ProgressBar(total=max(expected, done, 1), completed=done, width=60))
     clocks = Table("clock", "due", "state", "remaining / done", title="Clocks", title_justify="left")
     for c in view.clocks:
         left = c.remaining(now)
@@ -115,7 +121,7 @@ def render_case(view: CaseView, events: list[TimelineEvent], now: datetime) -> G
     for e in events:
         what = " ".join(x for x in (e.stage, e.clock, e.decision) if x) + (f" by {e.by}" if e.by else "") + (f": {e.detail}" if e.detail else "")
         timeline.add_row(_fmt(e.at), e.kind, what)
-    return Group(head, clocks, decisions, findings, timeline)
+    return Group(*parts, clocks, decisions, findings, timeline)
 
 
 async def _fetch(settings: Settings, case: str) -> tuple[CaseView, list[TimelineEvent]]:

@@ -58,6 +58,23 @@ def workflow_id(case: str) -> str:
     return case if case.startswith("breach-") else f"breach-{case}"
 
 
+def run_case_update(case: str, update: Any) -> None:
+    """Send an unsigned maintenance update (no decision) to a case; print its answer or the refusal."""
+    from temporalio.client import WorkflowUpdateFailedError
+
+    async def send() -> str:
+        client = await _client(Settings())
+        try:
+            return await client.get_workflow_handle(workflow_id(case)).execute_update(update)
+        except RPCError as exc:
+            raise fail(f"no open case {case!r}: {exc.message}") from None
+
+    try:
+        out.print(asyncio.run(send()), highlight=False)
+    except WorkflowUpdateFailedError as exc:
+        raise fail(f"refused: {getattr(exc.cause, 'message', exc.cause)}", 1) from None
+
+
 @app.command()
 def up(
     data_dir: Annotated[Path | None, typer.Option(help="Data folder (BREACH_DATA_DIR, default ./.breach).")] = None,
@@ -167,12 +184,16 @@ def exercise(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML (see examples/exercises/).", exists=True, dir_okay=False)],
     json_out: Annotated[bool, typer.Option("--json", help="Print the timeline and summary as JSON (the stable shape of DECISIONS.md).")] = False,
     history: Annotated[Path | None, typer.Option(help="Also save the workflow history JSON here (for replay tests).")] = None,
+    roster: Annotated[Path | None, typer.Option(help="Roster CSV for the report's roster_uri: the case exports it to the mail house after HHS approval. Without one (here or in the scenario) the roster_uri is dropped and the Notifying Official records the mailing.", exists=True, dir_okay=False)] = None,
+    keep: Annotated[Path | None, typer.Option(help="Keep the exercise's files here (letters, PDF previews, mail-house export, register, outbox) instead of a temporary folder; must be empty or new.", file_okay=False)] = None,
 ) -> None:
     """Run a tabletop exercise: the real workflow and activities in accelerated time; print the timeline.
 
     Needs no running service: it starts Temporal's time-skipping test server for the run.
 
-    Example: breach exercise examples/exercises/notify-cms-rejection.yaml
+    Examples:
+      breach exercise examples/exercises/notify-cms-rejection.yaml
+      breach exercise examples/exercises/laptop-roster-export.yaml --roster roster-claims.csv --keep ./laptop-run
     """
     import tempfile
 
@@ -184,8 +205,15 @@ def exercise(
         loaded, report = load_scenario(scenario)
     except (ValidationError, ValueError, OSError) as exc:
         raise fail(f"scenario {scenario} is not valid:\n{exc}") from None
+    if keep is not None and keep.exists() and any(keep.iterdir()):
+        raise fail(f"--keep {keep}: the folder is not empty; give a new or empty one")
     with tempfile.TemporaryDirectory(prefix="breach-exercise-") as scratch:
-        result = asyncio.run(run_exercise(loaded, report, Path(scratch), history_out=history))
+        folder = keep or Path(scratch)
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            result = asyncio.run(run_exercise(loaded, report, folder.resolve(), history_out=history, roster=roster))
+        except (FileNotFoundError, ValueError, TimeoutError) as exc:
+            raise fail(str(exc)) from None
     if json_out:
         out.print_json(result.model_dump_json())
     else:
@@ -219,7 +247,7 @@ app.command("chart")(chart)
 
 from starter.cases_cmd import list_cases, show, watch  # noqa: E402
 from starter.decide_cmd import register as register_decisions  # noqa: E402
-from starter.notify_cmd import letter, returned_mail  # noqa: E402 - notification files: letters on demand, returned mail
+from starter.notify_cmd import letter, notify_retry, returned_mail  # noqa: E402 - notification: letters on demand, returned mail, retry
 from starter.operator_cmd import operator_app  # noqa: E402
 
 app.command("list")(list_cases)
@@ -229,6 +257,7 @@ register_decisions(app)
 app.add_typer(operator_app, name="operator")
 app.command("letter")(letter)
 app.command("returned-mail")(returned_mail)
+app.command("notify-retry")(notify_retry)
 
 
 def main() -> None:
@@ -239,6 +268,7 @@ def main() -> None:
     "Fatal Python error: PyGILState_Release" (temporalio/sdk-python#300), which would turn
     a successful command into exit code -6.
     """
+    configure_logs(os.environ.get("BREACH_LOG_FORMAT", "console"))  # to stderr; `breach up` and `breach worker` configure again from Settings
     try:
         app()
     except SystemExit as exc:

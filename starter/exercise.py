@@ -10,8 +10,11 @@ timeline reads in the report's own calendar and offset.
 
 from __future__ import annotations
 
+import asyncio
 import re
+import shutil
 import sys
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -81,6 +84,7 @@ class Scenario(BaseModel):
     actions: list[Action] = []
     until: timedelta
     config: CaseConfig = CaseConfig()
+    roster: Path | None = Field(None, description="Roster CSV (relative to the scenario) exported for the report's roster_uri")
 
     @field_validator("until", mode="before")
     @classmethod
@@ -91,6 +95,8 @@ class Scenario(BaseModel):
 def load_scenario(path: Path) -> tuple[Scenario, IntakeReport]:
     doc = yaml.safe_load(Path(path).read_text())
     scenario = Scenario.model_validate(doc)
+    if scenario.roster is not None:
+        scenario.roster = (Path(path).parent / scenario.roster).resolve()
     if scenario.report is not None:
         return scenario, scenario.report
     if not scenario.report_file:
@@ -153,10 +159,41 @@ def summarize(view: CaseView, notified: int, back: timedelta, tz) -> dict[str, A
     }
 
 
-async def run_exercise(scenario: Scenario, report: IntakeReport, scratch: Path, test_server: str | None = None, history_out: Path | None = None) -> ExerciseResult:
-    """Run ``scenario`` to its ``until`` and return its timeline and summary."""
+def place_roster(report: IntakeReport, roster: Path | None, notify_dir: Path) -> IntakeReport:
+    """Put the exercise's roster where the report's ``roster_uri`` points (naming it when the
+    report names none). Without a roster the report's ``roster_uri`` is dropped: the Notifying
+    Official then records the mailing with ``record_notification_sent``, as a tabletop would."""
+    if roster is None:
+        return report.model_copy(update={"roster_uri": None})
+    if not roster.is_file():
+        raise FileNotFoundError(f"roster {roster} does not exist")
+    name = report.roster_uri.removeprefix("file:") if report.roster_uri and report.roster_uri.startswith("file:") else roster.name
+    target = (notify_dir / name).resolve()
+    if not target.is_relative_to(notify_dir.resolve()):
+        raise ValueError(f"the report's roster_uri {report.roster_uri!r} points outside the notification folder")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(roster, target)
+    return report.model_copy(update={"roster_uri": f"file:{name}"})
+
+
+async def _notify_settled(handle, timeout: float = 3600) -> None:
+    """Wait in real time while the worker prepares letters or exports a roster: simulated
+    time must not jump past work that takes real seconds (its heartbeats would time out)."""
+    deadline = time.monotonic() + timeout
+    while (await handle.query(BreachResponseWorkflow.details)).notify_pending:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the notification export of {handle.id} did not finish within {timeout:.0f}s")
+        await asyncio.sleep(0.2)
+
+
+async def run_exercise(scenario: Scenario, report: IntakeReport, scratch: Path, test_server: str | None = None, history_out: Path | None = None,
+                       roster: Path | None = None) -> ExerciseResult:
+    """Run ``scenario`` to its ``until`` and return its timeline and summary; ``roster`` (or the
+    scenario's) is exported when the case reaches notification, into ``scratch``/notify."""
+    scratch.mkdir(parents=True, exist_ok=True)
     keys = _operator_keys(scenario, scratch / "operators.yaml")
     settings = Settings(data_dir=scratch, task_queue=f"exercise-{uuid.uuid4().hex[:8]}", key_file=scratch / "keys.json", operators_file=scratch / "operators.yaml")
+    report = place_roster(report, roster or scenario.roster, settings.notify_path)
     converter = data_converter(settings)
     server = test_server or str(Path(sys.executable).parent / "temporal-test-server")
     env = await WorkflowEnvironment.start_time_skipping(data_converter=converter, test_server_existing_path=server, runtime=_quiet_runtime())
@@ -173,6 +210,7 @@ async def run_exercise(scenario: Scenario, report: IntakeReport, scratch: Path, 
                 filed = await file_report(client, settings, shifted, load_inventory(settings.inventory_path), config=scenario.config)
                 handle = client.get_workflow_handle(filed.workflow_id)
                 for number, action in enumerate(sorted(scenario.actions, key=lambda a: a.at), start=1):
+                    await _notify_settled(handle)
                     wait = start + action.at - await env.get_current_time()
                     if wait > timedelta(0):
                         await env.sleep(wait)
@@ -183,6 +221,7 @@ async def run_exercise(scenario: Scenario, report: IntakeReport, scratch: Path, 
                         await submit(handle, action.do, decision)
                     except DecisionRefused as exc:
                         refusals.append(TimelineEvent(at=await env.get_current_time(), kind="decision_refused", decision=action.do, role=action.actor.role.value, by=decision.actor.name, detail=str(exc)))
+                await _notify_settled(handle)
                 rest = start + scenario.until - await env.get_current_time()
                 if rest > timedelta(0):
                     await env.sleep(rest)

@@ -116,3 +116,19 @@ def returned_mail(
     typer.echo(f"  addendum list: {result.addendum.path}")
     if result.unknown:
         typer.echo(f"  unmatched entries: {result.unmatched.path}")
+
+
+def notify_retry(case: Annotated[str, typer.Argument(help="Breach id or workflow id.")]) -> None:
+    """Run a case's failed notification step again, once its cause is fixed.
+
+    The case says what failed in its findings and under "awaiting": a letter template
+    missing a required element, an invalid letterhead, or a roster that is missing or
+    malformed. Fix that file, then run this: at CMS approval the letters are checked
+    again; in notify the export starts again (a round resumes from its last checkpoint).
+
+    Example: breach notify-retry api-CSIRC-INC-2026-88120
+    """
+    from starter.cli import run_case_update
+    from workflows.breach import BreachResponseWorkflow
+
+    run_case_update(case, BreachResponseWorkflow.retry_notification)

@@ -66,20 +66,7 @@ def refresh(case: Annotated[str, typer.Argument(help="Breach id or workflow id."
 
     Example: breach operator refresh api-CSIRC-INC-2026-88120
     """
-    import asyncio
-
-    from temporalio.client import WorkflowUpdateFailedError
-
-    from starter.cli import _client, fail, out, workflow_id
+    from starter.cli import run_case_update
     from workflows.breach import BreachResponseWorkflow
 
-    settings = Settings()
-
-    async def send() -> str:
-        client = await _client(settings)
-        return await client.get_workflow_handle(workflow_id(case)).execute_update(BreachResponseWorkflow.refresh_operators)
-
-    try:
-        out.print(asyncio.run(send()), highlight=False)
-    except WorkflowUpdateFailedError as exc:
-        raise fail(f"refused: {getattr(exc.cause, 'message', exc.cause)}", 1) from None
+    run_case_update(case, BreachResponseWorkflow.refresh_operators)

@@ -32,6 +32,7 @@ from models.case import CaseConfig
 from models.intake import IntakeReport
 from starter.exercise import ExerciseResult, Scenario, load_scenario, offset, run_exercise
 from tests.support import REPO, breach_cli
+from tests.test_notify_common import make_roster
 
 EXERCISES = REPO / "examples" / "exercises"
 SCENARIOS = sorted(EXERCISES.glob("*.yaml"))
@@ -105,6 +106,8 @@ class Run:
 
 
 _RUNS: dict[str, Run] = {}
+# Scenarios run with a generated roster of this many rows (the rest without one).
+ROSTER_ROWS = {"laptop-roster-export": 2000}
 
 
 async def run(stem: str) -> Run:
@@ -113,8 +116,9 @@ async def run(stem: str) -> Run:
         scenario, report = load_scenario(EXERCISES / f"{stem}.yaml")
         with tempfile.TemporaryDirectory(prefix="exercise-test-") as scratch:
             history = Path(scratch) / "history.json"
+            roster = make_roster(ROSTER_ROWS[stem], Path(scratch) / "roster.csv") if stem in ROSTER_ROWS else None
             # A hung run fails the test instead of blocking the suite.
-            result = await asyncio.wait_for(run_exercise(scenario, report, Path(scratch), history_out=history), timeout=120)
+            result = await asyncio.wait_for(run_exercise(scenario, report, Path(scratch) / "run", history_out=history, roster=roster), timeout=120)
             events = json.loads(history.read_text())["events"]
         _RUNS[stem] = Run(stem, scenario, report, result, events)
     return _RUNS[stem]
@@ -135,6 +139,7 @@ TESTED = {
     "follow-up-notice-new-information",
     "new-information-before-mailing",
     "every-step-late",
+    "laptop-roster-export",
 }
 
 
@@ -322,6 +327,49 @@ async def test_major_incident_by_count_runs_the_major_track_beside_notification(
     assert t(r.one("awaiting_major_reports")["at"]) == r.at("+20d")
     assert t(r.one("closed")["at"]) == r.at("+25d1h")
     assert r.finding_kinds() == ["unknown_system"]
+
+
+async def test_laptop_roster_export_notifies_from_the_roster_with_letters_checked_at_cms_approval():
+    r = await run("laptop-roster-export")
+    s = r.summary
+    assert (s["status"], s["outcome"], s["major_incident"]) == ("closed", "notified", True)
+    at_cms, at_export = r.events("letters_checked")  # for the approvers, then again with the approved languages
+    assert t(at_cms["at"]) == r.at("+2d") and "adult, guardian, estate" in at_cms["detail"]
+    assert t(at_export["at"]) == r.at("+6d") and "sent in English to speakers of es" in at_export["detail"]
+    started = r.one("notification_export_started")
+    assert t(started["at"]) >= r.at("+6d") and "file:roster-claims.csv" in started["detail"]
+    done = r.one("notification_batch_done")
+    assert t(done["at"]) - r.at("+6d") < timedelta(minutes=5)  # the export takes real seconds, not days
+    notified = s["individuals_notified"]
+    assert 1800 < notified < 2000 and f"{notified} of {notified} unique recipients" in done["detail"]
+    assert "substitute_notice_required" in r.finding_kinds()
+    for name in ("hipaa_individuals", "hipaa_ocr", "record_notification_sent"):
+        assert r.clock(name)["state"] == "met", name
+    assert t(r.one("closed")["at"]) == r.at("+25d1h")
+
+
+def test_the_laptop_sample_with_a_152000_row_roster_reaches_notified_with_its_files_on_disk(tmp_path):
+    """Issue 5's end-to-end run, through the CLI: `breach exercise --roster --keep`."""
+    roster = make_roster(152_000, tmp_path / "roster-claims.csv")
+    keep = tmp_path / "run"
+    proc = subprocess.run([breach_cli(), "exercise", str(EXERCISES / "laptop-roster-export.yaml"), "--roster", str(roster), "--keep", str(keep), "--json"],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout)
+    summary = result["summary"]
+    assert (summary["status"], summary["outcome"]) == ("closed", "notified")
+    round_dir = keep / "notify" / result["breach_id"] / "round-1"
+    manifest = json.loads((round_dir / "manifest.json").read_text())
+    counts = manifest["counts"]
+    assert counts["rows_read"] == 152_000 and summary["individuals_notified"] == counts["recipients"] > 145_000
+    assert counts["duplicates_merged"] > 0 and counts["no_address"] >= 10
+    export = Path(manifest["files"]["export"]["path"])
+    assert export.parent == round_dir.resolve() and manifest["files"]["export"]["rows"] == counts["exported"]
+    assert sum(1 for _ in export.open(encoding="utf-8")) == counts["exported"] + 1  # and its header
+    assert (round_dir / "preview.pdf").read_bytes().startswith(b"%PDF")
+    assert manifest["substitute_notice"]["required"] and (round_dir / "substitute-notice.txt").is_file()
+    assert manifest["media_notice"]["states"] and (round_dir / "media-notice.txt").is_file()
+    assert [f["kind"] for f in summary["findings"]].count("substitute_notice_required") == 1
 
 
 async def test_major_incident_by_determination_needs_saop_approval_and_brt_approved_reports():

@@ -65,7 +65,7 @@ async def harness(pg_world: World) -> AsyncIterator[Harness]:
 
 
 async def test_a_major_incident_case_runs_to_closure_with_its_register_on_postgres(harness, postgres_url):
-    case = await harness.new_case("laptop")
+    case = await harness.new_case("laptop", roster_uri=None)
     await harness.sleep(20 * MINUTE)
     await case.decide("approve_outbound_report", "hhs_brt", {"kind": "cisa_omb"}, rationale="sent within the hour")
     await drive(case, Stage.risk_assessment)  # confirm PII, then the CO loop

@@ -243,7 +243,7 @@ async def test_major_incident_by_determination_needs_hhs_saop_approval(harness):
 
 
 async def test_major_incident_case_runs_to_notification_and_closes_when_every_report_is_sent(harness):
-    case = await harness.new_case("laptop")
+    case = await harness.new_case("laptop", roster_uri=None)
     assert (await case.view()).major_incident is True
     await harness.sleep(20 * MINUTE)
     await case.decide("approve_outbound_report", "hhs_brt", {"kind": "cisa_omb"})
@@ -316,7 +316,7 @@ async def test_new_information_turns_a_low_risk_case_in_pim_review_onto_the_noti
 
 async def test_new_information_after_the_first_notice_leads_to_a_follow_up_notice(harness):
     """DECISIONS.md: new_information in any open stage re-assesses; follow-up notices each need HHS approval."""
-    case = await harness.new_case("laptop")
+    case = await harness.new_case("laptop", roster_uri=None)
     await case.decide("approve_outbound_report", "hhs_brt", {"kind": "cisa_omb"})
     await drive(case, Stage.risk_assessment)
     await case.decide("approve_outbound_report", "hhs_brt", {"kind": "congress_oig"})

@@ -87,7 +87,7 @@ async def test_csirc_report_is_missed_with_a_finding_when_the_report_reaches_the
 
 async def test_major_incident_clocks_start_at_the_automatic_determination_at_intake(harness):
     before = await harness.now()
-    case = await harness.new_case("laptop")
+    case = await harness.new_case("laptop", roster_uri=None)
     after = await harness.now()
     r = case.report
     det = await case.event("major_incident_determined")
@@ -111,7 +111,7 @@ async def test_major_incident_clocks_start_at_the_automatic_determination_at_int
 
 
 async def test_major_incident_reports_approved_in_time_meet_their_clocks(harness):
-    case = await harness.new_case("laptop")
+    case = await harness.new_case("laptop", roster_uri=None)
     await harness.sleep(10 * MINUTE)
     await case.decide("approve_outbound_report", "hhs_brt", {"kind": "cisa_omb"})
     await harness.sleep(10 * MINUTE)
@@ -130,7 +130,7 @@ async def test_major_incident_reports_approved_in_time_meet_their_clocks(harness
 
 
 async def test_cisa_omb_warns_then_is_missed_with_a_finding_at_determination_plus_one_hour(harness):
-    case = await harness.new_case("laptop")
+    case = await harness.new_case("laptop", roster_uri=None)
     cisa = await case.clock("cisa_omb")
     await harness.sleep_until(cisa.due_at + MINUTE)
     reminder = await case.event("reminder", clock="cisa_omb")
@@ -147,7 +147,7 @@ async def test_cisa_omb_warns_then_is_missed_with_a_finding_at_determination_plu
 
 
 async def test_congress_oig_at_seven_days_and_supplemental_at_thirty_days_from_discovery(harness):
-    case = await harness.new_case("laptop")
+    case = await harness.new_case("laptop", roster_uri=None)
     await case.decide("approve_outbound_report", "hhs_brt", {"kind": "cisa_omb"})
     clocks = await case.clocks()
     congress, supp = clocks["congress_oig"], clocks["supplemental_30d"]
@@ -525,7 +525,7 @@ async def test_notification_clocks_started_during_a_hold_are_paused_too(harness)
 
 
 async def test_every_statutory_clock_left_alone_warns_then_is_missed_with_a_finding(harness):
-    case = await harness.new_case("laptop")  # contractor, HIPAA, 152,000 people: every reporting clock runs
+    case = await harness.new_case("laptop", roster_uri=None)  # contractor, HIPAA, 152,000 people: every reporting clock runs
     start = await case.clocks()
     waiting = {n: c for n, c in start.items() if c.state is ClockState.pending and c.kind is ClockKind.statutory}
     assert set(waiting) == {"cisa_omb", "congress_oig", "supplemental_30d", "hipaa_individuals", "hipaa_ocr", "hipaa_media"}

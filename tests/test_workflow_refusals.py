@@ -194,7 +194,7 @@ async def test_contractor_loop_steps_out_of_order_are_refused(dev_harness):
 
 
 async def test_outbound_reports_need_their_own_approvers(dev_harness):
-    case = await dev_harness.new_case("laptop")
+    case = await dev_harness.new_case("laptop", roster_uri=None)
     reason = await refused_without_trace(case, "approve_outbound_report", "hhs_asl", {"kind": "cisa_omb"})
     says(reason, "cisa_omb", "approved by hhs_brt")
     reason = await refused_without_trace(case, "approve_outbound_report", "hhs_saop", {"kind": "congress_oig"})

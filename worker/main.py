@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
@@ -15,6 +17,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.assessment import RiskActivities
 from activities.db import make_engine
 from activities.inventory import InventoryActivities
+from activities.notify.activities import NotifyActivities, ProgressSignal
 from activities.operators import OperatorActivities
 from activities.outbox import FolderTransport, OutboxActivities
 from activities.register import RegisterActivities
@@ -31,16 +34,25 @@ async def connect(settings: Settings) -> Client:
     return await Client.connect(settings.address, namespace=settings.temporal_namespace, data_converter=data_converter(settings))
 
 
-def activities(settings: Settings) -> list:
+def activities(settings: Settings, client: Client) -> list:
+    """Every activity of the worker; call it on the worker's event loop (progress signals use it)."""
     engine = make_engine(settings.register_url)
     register = RegisterActivities(engine)
     outbox = OutboxActivities(FolderTransport(settings.outbox_path))
     inventory = InventoryActivities(settings.inventory_path)
     risk = RiskActivities(settings.data_dir / "assessments")
+    notify = NotifyActivities(
+        settings.notify_path,
+        template_dir=settings.letter_template_dir,
+        letterhead=settings.letterhead_path,
+        progress=ProgressSignal(client, asyncio.get_running_loop()),
+    )
     return [
+        *notify.all,
         register.open_case,
         register.sync_case,
         register.record_decision,
+        register.record_notification_round,
         register.audit,
         outbox.deliver,
         inventory.lookup,
@@ -67,9 +79,13 @@ def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecuto
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=activities(settings),
+        activities=activities(settings, client),
         activity_executor=executor,
         workflow_runner=workflow_runner(),
+        # Heartbeats reach the server at most this long after they are made, and a
+        # cancellation (a hold stopping an export) reaches the activity with the next one.
+        max_heartbeat_throttle_interval=timedelta(seconds=1),
+        default_heartbeat_throttle_interval=timedelta(seconds=1),
     )
 
 

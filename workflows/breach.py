@@ -15,18 +15,21 @@ first ``await``, so a second decision validated meanwhile sees the new state.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel, ValidationError
 
     from activities.assessment import AssessRequest, RiskActivities
     from activities.inventory import InventoryActivities
+    from activities.notify.activities import PROGRESS_SIGNAL, NotifyActivities
+    from activities.notify.facts import ELEMENT_LABELS
     from activities.operators import OperatorActivities
     from activities.outbox import OutboxActivities
     from activities.register import RegisterActivities
@@ -36,14 +39,20 @@ with workflow.unsafe.imports_passed_through():
     from models.case import MAJOR_INCIDENT_INDIVIDUALS, CaseView, ClockKind, ClockState, Finding, Stage, TimelineEvent
     from models.decisions import RULES, Decision, DecisionOutcome, OutboundKind, Role
     from models.intake import DataElement
+    from models.notification import LetterItem, NotifyProgress, NotifyRequest, NotifyResult, PrepareRequest
     from models.operators import OperatorRoster, signature_valid, signing_bytes
-    from models.records import AuditEntry, CaseOpening, CaseSync, DecisionEntry, OutboundReport
+    from models.records import AuditEntry, CaseOpening, CaseSync, DecisionEntry, OutboundReport, RoundEntry
     from models.risk import facts_from_report
     from workflows import clocks as rules
     from workflows.details import render_details, span
     from workflows.state import CaseInput, CaseState, DecisionNote, Hold
 
 QUICK = dict(start_to_close_timeout=timedelta(seconds=30), retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)))
+# Letters for approvers: facts, the template check and a PDF preview (seconds).
+PREPARE = dict(start_to_close_timeout=timedelta(minutes=5), retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)))
+# A mail-house export of up to millions of rows: it heartbeats at every checkpoint and a
+# new attempt resumes from the last one, so a lost worker costs one heartbeat timeout.
+EXPORT = dict(start_to_close_timeout=timedelta(hours=12), heartbeat_timeout=timedelta(minutes=2), retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)))
 # Outbound reports and the roles that must all approve them (only ASL clears Congress).
 REPORT_APPROVERS = {
     OutboundKind.cisa_omb: {Role.hhs_brt},
@@ -72,6 +81,7 @@ class BreachResponseWorkflow:
         self._wake = False
         self._published: dict[str, object] = {}
         self._notices: list[tuple[str, dict]] = []  # reminders and escalations to deliver
+        self._export: asyncio.Task[NotifyResult] | None = None  # the running mail-house export
 
     # ------------------------------------------------------------------ main loop
 
@@ -84,7 +94,8 @@ class BreachResponseWorkflow:
         while not self.s.closed:
             self._tick()
             await self._flush_notices()
-            if self._history_is_long() and workflow.all_handlers_finished():
+            await self._notify_work()
+            if self._history_is_long() and workflow.all_handlers_finished() and self._export is None:
                 # No await between the check and the call: a decision arriving meanwhile would be cut off.
                 workflow.continue_as_new(CaseInput(report=self.s.report, config=self.s.config, carried=self.s))
             self._wake = False
@@ -116,7 +127,7 @@ class BreachResponseWorkflow:
         if not s.system.known:
             self._finding("unknown_system", f"system {report.system_id!r} is not in the system inventory; the SOP must identify it and its compliance documents")
         await self._load_operators()
-        await workflow.execute_activity_method(
+        await self._register(
             RegisterActivities.open_case,
             CaseOpening(report=report, system_known=s.system.known, stage=s.stage.value, opened_at=now),
             summary="Register the case (plan, Appendix A tracking)",
@@ -149,6 +160,30 @@ class BreachResponseWorkflow:
         if self.s.operators.operators:
             raise ValueError("the case already has operators; change them with a signed update_operators decision")
 
+    @workflow.signal(name=PROGRESS_SIGNAL)
+    def notify_progress(self, progress: NotifyProgress) -> None:
+        """The running export's progress (sent by the export activity), for "notified N of M"."""
+        if self._export is not None and progress.round == self._export_round():
+            self.s.notify_progress = progress
+            self._publish()
+
+    @workflow.update
+    async def retry_notification(self) -> str:
+        """Run the failed notification step again once its cause is fixed (template, letterhead, roster)."""
+        s = self.s
+        problem, s.notify_problem = s.notify_problem, None
+        self._event("notification_retried", detail=f"after: {problem}")
+        self._wake = True
+        if s.stage is Stage.cms_approval:
+            await self._prepare_letters()
+            return "letters checked again: " + (f"refused: {s.notify_problem}" if s.notify_problem else "ready for CMS approval")
+        return "the export will run again"
+
+    @retry_notification.validator
+    def _validate_retry(self) -> None:
+        if not self.s.notify_problem:
+            raise ValueError("no notification step has failed on this case")
+
     # ------------------------------------------------------------------ queries
 
     @workflow.query
@@ -168,6 +203,9 @@ class BreachResponseWorkflow:
             risk_level=s.assessment.level.value if s.assessment else None,
             major_incident=s.major.status == "determined",
             individuals_notified=s.individuals_notified,
+            notification=self._notification_text(),
+            notify_progress=(s.notify_progress.rows_done, s.notify_progress.rows_expected) if s.notify_progress else None,
+            notify_pending=self._export is not None or s.preparing_letters or s.letters_stale or self._export_due(),
             awaiting=self._awaiting_text(),
             hold_until=s.clocks["law_enforcement_hold"].due_at if s.hold else None,
             clocks=sorted(s.clocks.values(), key=lambda c: (c.due_at is None, c.due_at, c.clock)),
@@ -195,7 +233,7 @@ class BreachResponseWorkflow:
         self._event("decision_accepted", decision=name, role=note.role, by=note.by, detail=decision.rationale)
         message = await getattr(self, f"_on_{name}")(decision, payload)
         self._wake = True
-        await workflow.execute_activity_method(
+        await self._register(
             RegisterActivities.record_decision,
             DecisionEntry(breach_id=s.report.breach_id, decision_id=decision.decision_id, decision=name, role=note.role, decided_by=note.by, decided_at=note.at, rationale=decision.rationale, payload=payload.model_dump(mode="json")),
             summary=f"Record decision {name} by {note.by} ({note.role})",
@@ -375,6 +413,7 @@ class BreachResponseWorkflow:
             await self._start_major(automatic=True, rationale=result.major_incident_reason)
         if result.notify:
             self._enter(Stage.cms_approval)
+            self._letters_due()
             return f"risk {result.level.value}: notification path, CMS approval of the response plan"
         self._enter(Stage.pim_review)
         await self._send("pim_results", self._pim_document(), summary="Send investigation results and the risk assessment to HHS PIM")
@@ -413,9 +452,17 @@ class BreachResponseWorkflow:
     # -- CMS and HHS approval
 
     def _can_approve_response_plan(self, d, p) -> str | None:
-        return self._need_stage(Stage.cms_approval)
+        s = self.s
+        if reason := self._need_stage(Stage.cms_approval):
+            return reason
+        if s.letters_stale or s.preparing_letters:
+            return "the letters are still being checked; try again in a moment"
+        if s.notify_problem:
+            return f"the letters cannot go to CMS approval: {s.notify_problem}. Fix it, then run `breach notify-retry {s.report.breach_id}`"
+        return None
 
-    _can_reject_response_plan = _can_approve_response_plan
+    def _can_reject_response_plan(self, d, p) -> str | None:
+        return self._need_stage(Stage.cms_approval)
 
     async def _on_approve_response_plan(self, d, p) -> str:
         self._settle("approve_response_plan", workflow.now())
@@ -428,6 +475,7 @@ class BreachResponseWorkflow:
         self._settle("approve_response_plan", workflow.now())
         self._event("returned_to_drafting", detail=p.comments)
         self._start_sla("approve_response_plan")
+        self._letters_due()  # the redrafted letters are checked again
         return f"returned to drafting with comments (CMS rejection {s.cms_rejections})"
 
     def _can_approve_notification(self, d, p) -> str | None:
@@ -446,6 +494,7 @@ class BreachResponseWorkflow:
         self._settle("approve_notification", workflow.now())
         self._event("returned_to_cms", detail=p.comments)
         self._enter(Stage.cms_approval)
+        self._letters_due()
         return "HHS rejected: back to CMS approval"
 
     # -- notification
@@ -453,28 +502,156 @@ class BreachResponseWorkflow:
     def _can_record_notification_sent(self, d, p) -> str | None:
         s = self.s
         reason = self._need_stage(Stage.notify)
+        if not reason and s.report.roster_uri:
+            reason = f"the case exports its roster ({s.report.roster_uri}) to the mail house and records the mailing itself"
         if not reason and s.hold:
             reason = f"notification is held for another {span(s.clocks['law_enforcement_hold'].due_at - workflow.now())} ({s.hold.authority})"
         return reason
 
     async def _on_record_notification_sent(self, d, p) -> str:
+        await self._notified(p.individuals_notified, p.media_notice, f"{p.individuals_notified} individuals notified")
+        return f"notification round {self.s.notice_rounds} recorded"
+
+    async def _notified(self, individuals: int, media_notice: bool, detail: str) -> None:
+        """A notice round is done: settle the notification clocks, tell OCR, close when in notify."""
         s = self.s
         now = workflow.now()
         s.notice_rounds += 1
-        s.individuals_notified = max(s.individuals_notified, p.individuals_notified)
+        s.individuals_notified = max(s.individuals_notified, individuals)
         self._settle("record_notification_sent", now)
         for name in ("hipaa_individuals", "hipaa_ocr"):
             self._settle(name, now)  # on time: met; already missed: the late date is recorded
         if "hipaa_media" in s.clocks:
-            if p.media_notice:
+            if media_notice:
                 self._settle("hipaa_media", now)
             elif s.clocks["hipaa_media"].state is not ClockState.met:
                 self._not_applicable("hipaa_media", "no state has more than 500 affected residents")
-        self._event("notification_batch_done", detail=f"round {s.notice_rounds}: {p.individuals_notified} individuals notified")
+        self._event("notification_batch_done", detail=f"round {s.notice_rounds}: {detail}")
         if s.report.hipaa_covered and s.notice_rounds == 1 and "hipaa_ocr" in s.clocks:
             await self._send("hipaa_ocr_notice", self._ocr_document(), summary="Notify HHS OCR with the individual notice (45 CFR 164.408)")
-        await self._close("notified")
-        return f"notification round {s.notice_rounds} recorded"
+        if s.stage is Stage.notify:  # new information during the export reopened the assessment: a follow-up round comes
+            await self._close("notified")
+        else:
+            self._publish()
+
+    # -- the letters and the mail-house export (cases whose report names a roster)
+
+    def _letters_due(self) -> None:
+        """Have the main loop check the letters (so the decision need not wait for the PDF);
+        a new check replaces an earlier refusal."""
+        self.s.letters_stale, self.s.notify_problem = True, None
+
+    def _export_round(self) -> int:
+        return self.s.notice_rounds + 1
+
+    async def _prepare_letters(self) -> None:
+        """Build the letters' facts, check every template variant and write the PDF preview."""
+        s = self.s
+        s.preparing_letters = True
+        try:
+            prepared = await workflow.execute_activity_method(NotifyActivities.prepare, self._prepare_request(), summary=f"Check the letters of round {self._export_round()} and write their PDF preview", **PREPARE)
+        except ActivityError as exc:
+            self._notify_failed("letters", exc)
+            return
+        finally:
+            s.preparing_letters = False
+        s.letters = prepared
+        check = prepared.check
+        untranslated = f"; sent in English to speakers of {', '.join(check.untranslated)}" if check.untranslated else ""
+        self._event("letters_checked", detail=f"round {self._export_round()}: {check.letters_checked} letters rendered with every required element ({', '.join(v.value for v in check.variants)}); preview {prepared.preview.pdf.path}{untranslated}")
+        self._publish()
+
+    def _prepare_request(self) -> PrepareRequest:
+        s, r, a = self.s, self.s.report, self.s.assessment
+
+        def items(recs) -> list[LetterItem]:
+            return [LetterItem.from_recommendation(x) for x in recs]
+
+        what = r.summary if len(r.summary) <= 5000 else r.summary[:4999] + "…"
+        return PrepareRequest(
+            breach_id=r.breach_id,
+            round=self._export_round(),
+            out_folder=r.breach_id,
+            languages=s.notification.languages if s.notification else ["en"],
+            breach_from=(r.occurred_from or r.discovered_at).date(),
+            breach_to=r.occurred_to.date() if r.occurred_to else None,
+            discovered_on=r.discovered_at.date(),
+            what_happened=what,
+            data_elements=[e.value for e in s.data_elements] or ["other"],
+            encrypted=r.encrypted,
+            guidance=items(a.guidance) if a else [],
+            countermeasures=items(a.countermeasures) if a else [],
+            services=items(a.services) if a and a.services_offered else [],
+            notifying_official=s.notification.notifying_official if s.notification else None,
+            follow_up_reason=s.follow_up_reason if self._export_round() > 1 else None,
+        )
+
+    def _notify_failed(self, step: str, exc: ActivityError) -> None:
+        cause = exc.cause
+        s = self.s
+        s.notify_problem = f"{cause.type}: {cause.message}" if isinstance(cause, ApplicationError) and cause.type else str(cause or exc)
+        self._finding(f"{step}_refused" if step == "letters" else "notification_export_failed",
+                      f"{s.notify_problem}; fix it, then run `breach notify-retry {s.report.breach_id}`")
+        self._publish()
+
+    def _export_due(self) -> bool:
+        s = self.s
+        return (s.stage is Stage.notify and bool(s.report.roster_uri) and s.hold is None and not s.notify_problem
+                and not s.preparing_letters and self._export is None and not s.main_outcome and not s.closed)
+
+    async def _notify_work(self) -> None:
+        """Check the letters when due; collect a finished export; start the export when the case is ready for it."""
+        s = self.s
+        while s.letters_stale and s.stage is Stage.cms_approval and not s.notify_problem:
+            s.letters_stale = False
+            await self._prepare_letters()
+        if self._export is not None and self._export.done():
+            task, self._export = self._export, None
+            s.notify_progress = None
+            try:
+                result = await task
+            except ActivityError as exc:
+                if isinstance(exc.cause, CancelledError):
+                    self._event("notification_export_paused", detail=f"round {self._export_round()} stopped by a hold; it resumes from its last checkpoint when the hold ends")
+                    self._publish()
+                else:
+                    self._notify_failed("export", exc)
+            else:
+                await self._round_done(result)
+        if self._export_due():
+            if s.export_request is None or s.export_request.round != self._export_round():
+                await self._prepare_letters()
+                if s.notify_problem or not self._export_due():
+                    return
+                n = s.notification
+                try:
+                    s.export_request = NotifyRequest(
+                        breach_id=s.report.breach_id, round=self._export_round(), roster_uri=s.report.roster_uri, facts=s.letters.facts,
+                        languages=n.languages, email_allowed="email" in n.method, out_folder=s.report.breach_id,
+                    )
+                except ValidationError as exc:  # e.g. a language code the letters cannot name: refused, not a stuck task
+                    s.notify_problem = "the export request is invalid: " + "; ".join(e["msg"] for e in exc.errors(include_url=False))
+                    self._finding("notification_export_failed", f"{s.notify_problem}; fix it, then run `breach notify-retry {s.report.breach_id}`")
+                    return
+            self._export = workflow.start_activity_method(NotifyActivities.export_round, s.export_request, summary=f"Export round {s.export_request.round} of the letters to the mail house", **EXPORT)
+            self._event("notification_export_started", detail=f"round {s.export_request.round} from {s.report.roster_uri}")
+            self._publish()
+
+    async def _round_done(self, result: NotifyResult) -> None:
+        s, c = self.s, result.counts
+        await self._register(RegisterActivities.record_notification_round, RoundEntry(result=result, completed_at=workflow.now()), summary=f"Register round {result.round}: {c.recipients} recipients", **QUICK)
+        s.rounds.append(result)
+        if result.substitute_notice_required:
+            until = (workflow.now() + timedelta(days=90)).date().isoformat()
+            self._finding("substitute_notice_required", f"{result.substitute_notice_reason}. Notice text: {result.substitute_notice.path if result.substitute_notice else '-'}; keep the toll-free number until at least {until}")
+        elif c.unreachable:
+            self._event("alternative_contact", detail=result.substitute_notice_reason)
+        if result.media_notice_states:
+            self._event("media_notice_prepared", detail=f"more than 500 residents in {', '.join(result.media_notice_states)}: media notice {result.media_notice.path if result.media_notice else '-'}")
+        if c.untranslated_languages:
+            self._event("letters_untranslated", detail="; ".join(f"{lang}: {n} sent in English" for lang, n in sorted(c.untranslated_languages.items())))
+        detail = f"{c.recipients} of {c.recipients} unique recipients notified ({c.exported} exported, {c.duplicates_merged} duplicates merged, {c.errors} rows refused); export {result.export.path} sha256 {result.export.sha256}"
+        await self._notified(c.recipients, bool(result.media_notice_states), detail)
 
     def _can_delay_notification(self, d, p) -> str | None:
         if self.s.stage is Stage.report:
@@ -486,6 +663,8 @@ class BreachResponseWorkflow:
     async def _on_delay_notification(self, d, p) -> str:
         s, now = self.s, workflow.now()
         s.hold = Hold(authority=p.authority, written=p.written, until=p.until, started_at=now)
+        if self._export is not None:
+            self._export.cancel()  # no letter goes out under a hold; the round resumes from its checkpoint after it
         clock = rules.hold(now, p.until, p.written, s.config)
         self._start(clock)
         for name in sorted(rules.NOTIFICATION_CLOCKS):
@@ -630,6 +809,8 @@ class BreachResponseWorkflow:
         s.individuals += p.individuals_delta
         s.data_elements += [e for e in p.data_elements_added if e not in s.data_elements]
         s.misuse_reported = s.misuse_reported or p.misuse_evidence
+        if s.notice_rounds or self._export is not None:
+            s.follow_up_reason = self._material_change(p)
         self._event("new_information", detail=f"individuals now {s.individuals}; added {[e.value for e in p.data_elements_added]}; misuse {p.misuse_evidence}")
         if s.report.hipaa_covered:
             self._hipaa_count_clocks()
@@ -643,6 +824,16 @@ class BreachResponseWorkflow:
         if s.individuals >= MAJOR_INCIDENT_INDIVIDUALS and s.major.status != "determined":
             await self._start_major(automatic=True, rationale=f"{s.individuals} individuals after new information: 100,000 or more (OMB)")
         return "risk assessment reopened" if reopened else "facts updated"
+
+    @staticmethod
+    def _material_change(p) -> str:
+        """What a follow-up letter tells the people already notified."""
+        parts = []
+        if p.data_elements_added:
+            parts.append("the information involved also included: " + ", ".join(ELEMENT_LABELS.get(e.value, e.value).lower() for e in p.data_elements_added))
+        if p.misuse_evidence:
+            parts.append("we have evidence that information from this breach has been misused")
+        return "Since our first letter we have learned that " + "; and ".join(parts) + "." if parts else "Since our first letter we have learned more about this breach."
 
     # ------------------------------------------------------------------ stages
 
@@ -675,7 +866,7 @@ class BreachResponseWorkflow:
         self._event("closed", stage=Stage.closed.value, detail=outcome)
         self._wake = True
         self._publish()
-        await workflow.execute_activity_method(RegisterActivities.audit, self._audit_entry("closed", {"outcome": outcome}), summary=f"Audit: closed ({outcome})", **QUICK)
+        await self._register(RegisterActivities.audit, self._audit_entry("closed", {"outcome": outcome}), summary=f"Audit: closed ({outcome})", **QUICK)
 
     # ------------------------------------------------------------------ clocks
 
@@ -807,8 +998,16 @@ class BreachResponseWorkflow:
         receipt = await workflow.execute_activity_method(OutboxActivities.deliver, OutboundReport(breach_id=s.report.breach_id, kind=kind, document=document), summary=summary, **QUICK)
         s.outbox.append(receipt.location)
         self._event("report_sent", detail=f"{kind} -> {receipt.location}")
-        await workflow.execute_activity_method(RegisterActivities.audit, self._audit_entry(f"sent:{kind}", {"location": receipt.location, "sha256": receipt.sha256}), summary=f"Audit: sent {kind}", **QUICK)
+        await self._register(RegisterActivities.audit, self._audit_entry(f"sent:{kind}", {"location": receipt.location, "sha256": receipt.sha256}), summary=f"Audit: sent {kind}", **QUICK)
         return receipt.location
+
+    def _register(self, activity, arg, *, summary: str, **options):
+        """A register write (the case row, decisions, clocks, audit events, rounds), as a local
+        activity: it runs on the worker that runs the case, without a round trip through the
+        server's task queue, which shortens every decision (the update waits for these
+        writes) and the history. The writes are idempotent upserts, so a retry after a
+        crash writes nothing twice."""
+        return workflow.execute_local_activity_method(activity, arg, summary=summary, **options)
 
     def _audit_entry(self, kind: str, detail: dict) -> AuditEntry:
         breach = self.s.report.breach_id
@@ -816,7 +1015,7 @@ class BreachResponseWorkflow:
 
     async def _sync(self) -> None:
         s = self.s
-        await workflow.execute_activity_method(
+        await self._register(
             RegisterActivities.sync_case,
             CaseSync(
                 breach_id=s.report.breach_id,
@@ -839,6 +1038,19 @@ class BreachResponseWorkflow:
             **QUICK,
         )
 
+    def _notification_text(self) -> str | None:
+        s = self.s
+        if self._export is not None:
+            p = s.notify_progress
+            done, of = (p.rows_done, p.rows_expected) if p else (0, s.individuals)
+            return f"notified {done:,} of {of:,} (round {self._export_round()} export running; roster rows)"
+        if s.rounds:
+            last = s.rounds[-1]
+            return f"notified {last.counts.recipients:,} of {last.counts.recipients:,} unique recipients (round {last.round}; {last.counts.rows_read:,} roster rows, {last.counts.duplicates_merged:,} duplicates merged)"
+        if s.notice_rounds:
+            return f"notified {s.individuals_notified:,} (recorded by the Notifying Official)"
+        return None
+
     def _awaiting_text(self) -> str | None:
         s = self.s
         if s.closed:
@@ -850,6 +1062,10 @@ class BreachResponseWorkflow:
             waits.append("co_acknowledge" if not s.co_acknowledged else "co_record_contractor_response" if s.co_open_request else "co_request_information or co_complete_review")
         elif s.stage is Stage.pim_review:
             waits.append("respond_to_pim" if s.pim_open_request else "pim_approve_closure or pim_request_more_info")
+        elif s.notify_problem and s.stage in (Stage.cms_approval, Stage.notify):
+            waits.append(f"notify-retry once this is fixed: {s.notify_problem}")
+        elif s.stage is Stage.notify and s.report.roster_uri:
+            waits.append("the end of the hold, then the mail-house export" if s.hold else f"the mail-house export (round {self._export_round()})")
         else:
             waits += AWAITED_BY_STAGE.get(s.stage, [])[:1]
         if s.major.status == "proposed":
@@ -883,8 +1099,10 @@ class BreachResponseWorkflow:
         workflow.set_current_details(render_details(view, workflow.now()))
 
     def _should_wake(self) -> bool:
-        """A change of state, closure, or a long history at a quiet moment (to continue as new)."""
-        return self._wake or self.s.closed or (self._history_is_long() and workflow.all_handlers_finished())
+        """A change of state, closure, a finished export, or a long history at a quiet moment (to continue as new)."""
+        if self._export is not None and self._export.done():
+            return True
+        return self._wake or self.s.closed or (self._history_is_long() and workflow.all_handlers_finished() and self._export is None)
 
     def _history_is_long(self) -> bool:
         info = workflow.info()

@@ -20,6 +20,8 @@ def render_details(view: CaseView, now: datetime) -> str:
     lines = [f"## Breach {view.breach_id}", "", f"**Stage:** {view.stage.value}  ", f"**Status:** {view.status}  "]
     if view.awaiting:
         lines.append(f"**Awaiting:** {view.awaiting}  ")
+    if view.notification:
+        lines.append(f"**Notification:** {view.notification}  ")
     nxt = view.next_deadline
     if nxt:
         lines.append(f"**Next deadline:** {nxt.clock} due {nxt.due_at.isoformat()} ({span(nxt.due_at - now)} left)  ")

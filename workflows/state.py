@@ -11,6 +11,7 @@ from activities.risk.policy import Policy
 from models.case import CaseConfig, Clock, Finding, Stage, SystemInfo, TimelineEvent
 from models.decisions import ApproveNotification, CoCompleteReview, ConfirmPii
 from models.intake import DataElement, IntakeReport
+from models.notification import NotifyProgress, NotifyRequest, NotifyResult, Prepared
 from models.operators import OperatorRoster
 from models.risk import RiskAssessment
 
@@ -70,6 +71,17 @@ class CaseState(BaseModel):
     notification: ApproveNotification | None = None
     notice_rounds: int = 0
     individuals_notified: int = 0
+    # The letters and the mail-house export (activities/notify): the last prepared letters,
+    # the request of the round being exported (reused as is to resume it after a hold),
+    # its progress, the finished rounds, and the failure that stops the notification.
+    letters: Prepared | None = None
+    letters_stale: bool = False  # a check of the letters is due (on entering CMS approval)
+    preparing_letters: bool = False
+    export_request: NotifyRequest | None = None
+    notify_progress: NotifyProgress | None = None
+    rounds: list[NotifyResult] = []
+    notify_problem: str | None = None
+    follow_up_reason: str | None = None
     major: MajorTrack = Field(default_factory=MajorTrack)
     hold: Hold | None = None
     operators: OperatorRoster = Field(default_factory=OperatorRoster)

@@ -29,7 +29,8 @@ from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound
+from jinja2 import BytecodeCache, Environment, FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound
+from jinja2.bccache import Bucket
 from jinja2.utils import concat
 
 from models.notification import (
@@ -112,6 +113,27 @@ def _collapse(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+class _CompiledTemplates(BytecodeCache):
+    """Compiled templates shared by every ``Letters`` of this process. The activities read the
+    templates afresh for each round (so a fixed template is used without a restart); this
+    saves compiling them again. Jinja checks each entry against its source's checksum, so an
+    edited template is compiled anew."""
+
+    def __init__(self) -> None:
+        self._store: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        code = self._store.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self._store[bucket.key] = bucket.bytecode_to_string()
+
+
+_COMPILED = _CompiledTemplates()
+
+
 class Letters:
     """The template set: loads languages, renders letters and documents, checks templates."""
 
@@ -127,6 +149,7 @@ class Letters:
             lstrip_blocks=True,
             keep_trailing_newline=True,
             auto_reload=False,
+            bytecode_cache=_COMPILED,
         )
         self._languages: dict[str, Language] = {}
         for folder in sorted(p for p in self.dir.iterdir() if p.is_dir()):

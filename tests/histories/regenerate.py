@@ -58,12 +58,16 @@ def compact(history_json: str) -> str:
 async def regenerate(scenario: Path) -> Path:
     """Run ``scenario`` with the fixed key and rewrite its committed history."""
     from starter.exercise import load_scenario, run_exercise
+    from tests.test_exercises import ROSTER_ROWS
+    from tests.test_notify_common import make_roster
 
     loaded, report = load_scenario(scenario)
     target = history_path(scenario)
     with tempfile.TemporaryDirectory(prefix="breach-history-") as scratch:
         raw = Path(scratch) / "history.json"
-        result = await run_exercise(loaded, report, Path(scratch), history_out=raw)
+        # The same generated roster as the exercise test (make_roster's seed is fixed).
+        roster = make_roster(ROSTER_ROWS[scenario.stem], Path(scratch) / "roster.csv") if scenario.stem in ROSTER_ROWS else None
+        result = await run_exercise(loaded, report, Path(scratch) / "run", history_out=raw, roster=roster)
         target.write_text(compact(raw.read_text()))
     summary = result.summary
     print(f"{target.relative_to(REPO)}: {summary['status']} {summary['outcome']} ({len(json.loads(target.read_text())['events'])} events)")
