@@ -2,8 +2,8 @@
 
 Open cases of every kind (scripts below: not PII, low risk through PIM, the contractor /
 CO loop, notification with new information, CMS and HHS rejection loops, a major
-incident; and, switched on with ``roster_cases``, cases whose notification is exported
-from a roster) are filed and each is advanced along its script to a prefix chosen so
+incident; and cases whose roster the notify stage exports to the mail house, unless
+``roster_cases`` is off) are filed and each is advanced along its script to a prefix chosen so
 that the cases wait in every stage. Then every case is driven to its end while the
 worker and, separately, the dev server are killed with SIGKILL at random moments (each
 kill lands while decisions are in flight) and restarted. A decision whose submission
@@ -26,7 +26,8 @@ Afterwards, for every case:
   to be within TOLERANCE of the stall's end, and counted apart in the summary;
 * the register (case row, decisions, clocks) agrees with the workflow, and the audit
   hash chain verifies;
-* (roster cases) no recipient appears twice in any mail-house export.
+* (roster cases) one notification round each, in the register, and no recipient twice in
+  any mail-house export.
 
 The short version runs in CI (tests/test_crash_soak.py); the long one from the project
 folder:
@@ -48,7 +49,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -66,7 +67,7 @@ from models.case import CaseConfig, Clock, ClockKind, Stage, TimelineEvent
 from models.decisions import Decision
 from models.intake import Recipient
 from models.inventory import load_inventory
-from models.register import CaseRecord, ClockRecord, DecisionRecord
+from models.register import CaseRecord, ClockRecord, DecisionRecord, NotificationRoundRecord
 from starter.decisions import DecisionNotDelivered, DecisionRefused, submit
 from tests.processes import Services
 from tests.test_notify_common import make_roster, read_rows
@@ -75,13 +76,21 @@ from tests.workflow_env import NOTIFICATION, Case, Harness, RealTime, World, bui
 from worker.converter import data_converter
 from worker.main import WORKFLOWS, workflow_runner
 from workflows import clocks as rules
+from workflows.breach import EXPORT, PREPARE
 
 T = TypeVar("T")
 
-# How long one decision may take to be applied, kills included.
-DECISION_DEADLINE = 240.0
+# How long one decision may take to be answered, kills included: a check of the letters the killed
+# worker was running is retried only after its start-to-close timeout, and CMS approval is
+# refused ("try again in a moment") until it is done.
+DECISION_DEADLINE = PREPARE["start_to_close_timeout"].total_seconds() + 60
+# How long a case may take to close after its last decision: a check of the letters the killed
+# worker was running is retried after its timeout, an export after its heartbeat timeout.
+CLOSING_DEADLINE = PREPARE["start_to_close_timeout"].total_seconds() + EXPORT["heartbeat_timeout"].total_seconds() + 60
 # One submission attempt; an update waits while the worker is down.
 ATTEMPT_TIMEOUT = 45.0
+# The workflow's words for "not yet": a step of the case (scoring, the letters check) is still under way.
+NOT_READY = "try again in a moment"
 # Benign workflow task failures: a decision arrived while the task completing the run was sent.
 BENIGN_TASK_FAILURES = {WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND}
 
@@ -180,7 +189,7 @@ SCRIPTS = [
     ),
     Script(
         "major_incident",
-        "laptop",
+        "laptop",  # without its roster: the Notifying Official records the mailing
         (
             _outbound(S.confirm_pii, "hhs_brt", "cisa_omb"),
             CONFIRM,
@@ -196,6 +205,7 @@ SCRIPTS = [
             _outbound(S.notify, "hhs_asl", "supplemental_30d"),
         ),
         "notified",
+        {"roster_uri": None},
     ),
 ]
 # Notification by export: once HHS approves, the case exports the roster's letters and closes as notified.
@@ -222,6 +232,7 @@ class SoakCase:
     rng: random.Random  # the case's own: its pauses do not depend on the order tasks run in
     prefix: int = 0  # steps applied before the kills
     done: int = 0  # steps applied
+    stopped: bool = False  # an anomaly stopped its script
     seen: dict[tuple[str, datetime], Clock] = field(default_factory=dict)  # clock runs as the case showed them
     signed: dict[int, Decision] = field(default_factory=dict)
 
@@ -239,6 +250,8 @@ class Stats:
     retried: int = 0  # decisions that needed more than one attempt
     resent: int = 0  # decisions in flight at a kill, sent once more after their answer
     answered_applied: int = 0  # repeats refused by the case as applied already (the server no longer knew the update id)
+    not_ready: int = 0  # refusals "try again in a moment", asked again
+    longest_decision: float = 0.0  # seconds from the first submission of a decision to its answer
     timer_firings: int = 0
     on_time: int = 0
     after_stall: int = 0
@@ -278,7 +291,8 @@ class SoakResult:
             f"  waiting before the kills in: {', '.join(f'{st} {n}' for st, n in sorted(self.spread.items()))}",
             f"decisions sent:   {self.decisions} ({self.decisions_before_kills} before the kills, {self.decisions - self.decisions_before_kills} during and after them) in {s.submissions} submissions: "
             f"{s.retried} sent again with the same id after a failed submission, {s.resent} in flight at a kill sent once more after their answer; "
-            f"{s.answered_applied} repeat(s) answered 'already applied' by the case, the others by the server (same update id)",
+            f"{s.answered_applied} repeat(s) answered 'already applied' by the case, the others by the server (same update id); "
+            f"{s.not_ready} 'try again in a moment' refusal(s) asked again; longest wait for an answer {s.longest_decision:.1f} s",
             f"clocks checked:   {s.timer_firings} timer firings (reminders, escalations) of {s.clock_runs} clock runs: {s.on_time} within {TOLERANCE.total_seconds():.0f} s of due "
             f"(latest {s.max_late_on_time:.2f} s); {s.after_stall} due while a kill stalled their case (process down, its task or activity lost), "
             f"each within {TOLERANCE.total_seconds():.0f} s after the case ran again (latest {s.max_late_after_stall:.2f} s after due)",
@@ -293,12 +307,13 @@ class SoakResult:
 
 
 class Soak:
-    def __init__(self, services: Services, client: Client, rng: random.Random, *, concurrency: int, levels: tuple[float, float], roster_dir: Path | None) -> None:
+    def __init__(self, services: Services, client: Client, rng: random.Random, *, concurrency: int, levels: tuple[float, float]) -> None:
         self.services, self.client, self.rng = services, client, rng
         self.settings = services.settings
         self.harness = Harness(World(env=RealTime(client), settings=self.settings, inventory=load_inventory(self.settings.inventory_path), skips_time=False, operators=services.operators))
         self.gate = asyncio.Semaphore(concurrency)
-        self.levels, self.roster_dir = levels, roster_dir
+        self.levels = levels
+        self.exports: set[Path] = set()  # the mail-house files checked
         self.cases: list[SoakCase] = []
         self.outages: list[Outage] = []
         self.anomalies: list[str] = []
@@ -342,10 +357,10 @@ class Soak:
 
     def make_roster(self, number: int) -> str:
         """A small synthetic roster (../shared/tools/make_roster.py) in the worker's notify folder; its URI."""
-        assert self.roster_dir is not None
         name = f"soak-roster-{number:04d}.csv"
-        make_roster(ROSTER_ROWS, self.roster_dir / name, seed=number)
-        return name
+        self.settings.notify_path.mkdir(parents=True, exist_ok=True)
+        make_roster(ROSTER_ROWS, self.settings.notify_path / name, seed=number)
+        return f"file:{name}"
 
     def choose_prefixes(self) -> None:
         """Each case waits before a step whose stage has the fewest cases so far: every stage gets cases."""
@@ -381,7 +396,8 @@ class Soak:
         """Submit until the case answers; returns the attempts. A refusal is an AssertionError,
         unless the case has this decision already (an earlier attempt was applied, its answer lost)."""
         step = sc.script.steps[index]
-        deadline = time.monotonic() + DECISION_DEADLINE
+        began = time.monotonic()
+        deadline = began + DECISION_DEADLINE
         attempts = 0
         while True:
             attempts += 1
@@ -393,8 +409,13 @@ class Soak:
                         await asyncio.wait_for(submit(sc.case.handle, step.name, decision), ATTEMPT_TIMEOUT)
                     finally:
                         self.in_flight -= 1
+                self.stats.longest_decision = max(self.stats.longest_decision, time.monotonic() - began)
                 return attempts
             except DecisionRefused as exc:
+                if NOT_READY in str(exc) and time.monotonic() < deadline:
+                    self.stats.not_ready += 1  # the case is still preparing (the assessment, the letters): as an operator would, ask again
+                    await asyncio.sleep(0.5)
+                    continue
                 try:
                     view = await self.view(sc, timeout=30)
                 except (RPCError, TimeoutError) as failed:
@@ -420,12 +441,15 @@ class Soak:
 
     async def drive(self, sc: SoakCase, upto: int, think: float) -> None:
         """Apply the case's steps up to ``upto``, pausing up to ``think`` seconds before each; a failure is an anomaly."""
+        if sc.stopped:
+            return
         try:
             for index in range(sc.done, upto):
                 if think:
                     await asyncio.sleep(sc.rng.uniform(0, think))
                 await self.apply(sc, index)
         except Exception as exc:  # noqa: BLE001 - whatever stops a case is an anomaly; the other cases go on
+            sc.stopped = True
             self.anomaly(str(exc) if isinstance(exc, AssertionError) else f"{sc.breach_id} ({sc.script.kind}): stopped before step {sc.done}: {exc!r}"[:500])
 
     # -- kills
@@ -461,7 +485,7 @@ class Soak:
         result = None
         if sc.done == len(script.steps):  # otherwise the anomaly that stopped it is recorded
             try:
-                result = await asyncio.wait_for(sc.case.handle.result(), 60)
+                result = await asyncio.wait_for(sc.case.handle.result(), CLOSING_DEADLINE)
             except Exception as exc:  # noqa: BLE001 - any failure to complete is the anomaly
                 self.anomaly(f"{bid} ({script.kind}): the workflow did not complete after its last decision: {exc!r}")
         try:
@@ -520,7 +544,11 @@ class Soak:
     async def check_replay(self, histories: list[WorkflowHistory]) -> None:
         """Every history replays on the worker's code: no nondeterminism slipped in under the kills."""
         replayer = Replayer(workflows=WORKFLOWS, data_converter=data_converter(self.settings), workflow_runner=workflow_runner())
-        results = await replayer.replay_workflows(histories, raise_on_replay_failure=False)
+        async def each() -> AsyncIterator[WorkflowHistory]:
+            for history in histories:
+                yield history
+
+        results = await replayer.replay_workflows(each(), raise_on_replay_failure=False)
         for run_id, failure in results.replay_failures.items():
             wid = next((h.workflow_id for h in histories if h.events and h.run_id == run_id), run_id)
             self.anomaly(f"{wid}: its history does not replay: {str(failure)[:300]}")
@@ -602,6 +630,13 @@ class Soak:
             applied = {(d["decision_id"], d["decision"], datetime.fromisoformat(d["at"])) for d in view.decisions}
             if registered != applied:
                 self.anomaly(f"{bid}: register decisions differ from the workflow's: only in the register {sorted(registered - applied)}, only in the workflow {sorted(applied - registered)}")
+            rounds = session.exec(select(NotificationRoundRecord).where(NotificationRoundRecord.breach_id == bid)).all()
+            if len(rounds) != (1 if sc.script is ROSTER_SCRIPT else 0):
+                self.anomaly(f"{bid} ({sc.script.kind}): the register holds {len(rounds)} notification round(s)")
+            for r in rounds:
+                self.check_export(Path(r.export_path), r.exported)
+                if r.recipients != view.individuals_notified:
+                    self.anomaly(f"{bid}: the register's round notified {r.recipients}, the case says {view.individuals_notified}")
             clocks = {c.clock: (c.state, c.due_at) for c in session.exec(select(ClockRecord).where(ClockRecord.breach_id == bid)).all()}
             wanted = {c.clock: (c.state.value, c.due_at) for c in view.clocks}
             if clocks != wanted:
@@ -617,19 +652,24 @@ class Soak:
         if sent != sorted(view.outbox):
             self.anomaly(f"{bid}: audit trail's sent documents differ from the outbox: {sorted(set(sent) ^ set(view.outbox))}")
 
+    def check_export(self, export: Path, exported: int | None = None) -> None:
+        """No letter twice in a mail-house export (a recipient_key is one person in one round)."""
+        self.exports.add(export)
+        keys = Counter(row["recipient_key"] for row in read_rows(export))
+        self.stats.exports += 1
+        self.stats.letters += sum(keys.values())
+        twice = {k: n for k, n in keys.items() if n > 1}
+        if twice:
+            self.anomaly(f"{export}: {len(twice)} recipient(s) have more than one letter, e.g. {next(iter(twice))} x{max(twice.values())}")
+        if exported is not None and sum(keys.values()) != exported:
+            self.anomaly(f"{export}: {sum(keys.values())} letters, the register says {exported}")
+
     def check_exports(self) -> None:
-        """No letter twice in any mail-house export (recipient_key is one person of one round)."""
-        assert self.roster_dir is not None
-        for export in sorted(self.roster_dir.rglob("mailhouse.csv")):
-            keys = Counter(row["recipient_key"] for row in read_rows(export))
-            self.stats.exports += 1
-            self.stats.letters += sum(keys.values())
-            twice = {k: n for k, n in keys.items() if n > 1}
-            if twice:
-                self.anomaly(f"{export}: {len(twice)} recipient(s) have more than one letter, e.g. {next(iter(twice))} x{max(twice.values())}")
-        roster_cases = sum(sc.script is ROSTER_SCRIPT for sc in self.cases)
-        if self.stats.exports < roster_cases:
-            self.anomaly(f"{roster_cases} roster case(s) but {self.stats.exports} mail-house export(s) under {self.roster_dir}")
+        """Every mail-house file in the notify folder belongs to a round in the register, and none holds a letter twice."""
+        for export in sorted(self.settings.notify_path.rglob("mailhouse.csv")):
+            if export not in self.exports:
+                self.anomaly(f"{export}: a mail-house export of no round in the register")
+                self.check_export(export)
 
 
 @dataclass
@@ -694,19 +734,17 @@ async def run_soak(
     concurrency: int = 12,
     think: float = 6.0,
     levels: tuple[float, float] = (5.0, 45.0),
-    roster_cases: bool = False,
+    roster_cases: bool = True,
     log: Callable[[str], None] = lambda _line: None,
 ) -> SoakResult:
     """Run the soak on a fresh dev server and worker in ``data_dir``; stops both before returning."""
     started = time.monotonic()
     rng = random.Random(seed)
     scripts = [*SCRIPTS, ROSTER_SCRIPT] if roster_cases else list(SCRIPTS)
-    services = Services.in_folder(data_dir, queue="soak", **(roster_env(data_dir) if roster_cases else {}))
+    services = Services.in_folder(data_dir, queue="soak")
     try:
         client = await services.start()
-        soak = Soak(services, client, rng, concurrency=concurrency, levels=levels, roster_dir=data_dir / "notify" if roster_cases else None)
-        if soak.roster_dir:
-            soak.roster_dir.mkdir(parents=True, exist_ok=True)
+        soak = Soak(services, client, rng, concurrency=concurrency, levels=levels)
 
         # Open cases spread over every stage.
         chosen = [scripts[i % len(scripts)] for i in range(cases)]
@@ -719,7 +757,7 @@ async def run_soak(
         for sc in soak.cases:
             view = await soak.view(sc)
             spread[view.stage.value] += 1
-            if view.stage is not sc.script.steps[sc.prefix].stage or view.status != "ongoing":
+            if not sc.stopped and (view.stage is not sc.script.steps[sc.prefix].stage or view.status != "ongoing"):
                 soak.anomaly(f"{sc.breach_id} ({sc.script.kind}): after {sc.prefix} step(s) it is {view.status} in {view.stage}, expected ongoing in {sc.script.steps[sc.prefix].stage}")
         before = soak.sent
         log(f"{cases} cases filed and spread ({before} decisions) in {time.monotonic() - started:.0f} s: {dict(spread)}")
@@ -745,8 +783,7 @@ async def run_soak(
                 soak.anomaly(f"audit chain: {chain.message}")
         finally:
             engine.dispose()
-        if roster_cases:
-            soak.check_exports()
+        soak.check_exports()
         for proc in (services.server, services.worker):
             if not proc.alive():
                 soak.anomaly(f"the {proc.name} process died:\n{proc.tail()}")
@@ -759,11 +796,6 @@ def slow_workflow_tasks(log: Path) -> list[float]:
     """The durations (s) of the workflow tasks the worker's SDK warned about (over 5 s), from its log."""
     text = re.sub(r"\x1b\[[0-9;]*m", "", log.read_text(errors="replace")) if log.exists() else ""
     return [int(ms) / 1000 for ms in re.findall(r"workflow_task_duration=(\d+)", text)]
-
-
-def roster_env(data_dir: Path) -> dict[str, str]:
-    """The worker's notify folder (rosters are resolved and exports written under it)."""
-    return {"BREACH_NOTIFY_DIR": str(data_dir / "notify")}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -780,7 +812,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=12, help="decisions and filings in flight at most (default 12)")
     parser.add_argument("--think", type=float, default=6.0, help="longest pause of a case between two decisions during the kills, seconds (default 6)")
     parser.add_argument("--levels", type=float, nargs=2, default=(5.0, 45.0), metavar=("MIN", "MAX"), help="service levels are drawn from MIN..MAX seconds (default 5 45)")
-    parser.add_argument("--roster-cases", action="store_true", help="add cases notified by exporting a roster (needs the notify stage to run the export)")
+    parser.add_argument("--roster-cases", action=argparse.BooleanOptionalAction, default=True, help="include cases whose roster the notify stage exports (default: on)")
     parser.add_argument("--data-dir", type=Path, default=None, help="folder for the server's database, the register, logs (default: a new temporary folder, removed when nothing failed)")
     args = parser.parse_args(argv)
     server_kills = args.kills // 2 if args.server_kills is None else args.server_kills
