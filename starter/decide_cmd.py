@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from models.decisions import RULES, Actor, Decision, Role
 from models.operators import read_roster
-from starter.decisions import DecisionRefused, submit
+from starter.decisions import DecisionNotDelivered, DecisionRefused, submit
 from starter.signing import key_file_for, load_key, sign
 
 HELP: dict[str, tuple[str, str]] = {
@@ -155,6 +155,9 @@ def make_command(name: str):
 
         try:
             outcome = asyncio.run(send())
+        except DecisionNotDelivered as exc:
+            # Not a refusal: nothing goes to the audit trail, and the same decision id applies once.
+            raise fail(f"not delivered: {exc}. Whether the case applied it is unknown; send the same command again with --decision-id {decision.decision_id} (it applies once)", 3) from None
         except DecisionRefused as exc:
             record_refusal(settings, case, name, actor, str(exc), decision.decision_id)
             if kwargs["json_out"]:

@@ -3,13 +3,18 @@
 The update id is derived from the whole signed decision, so a submission retried after
 a network error is deduplicated by the server, and the workflow refuses a different
 decision that reuses a decision id it has already applied.
+
+Two failures are kept apart: ``DecisionRefused`` (the case said no, with its reason) and
+``DecisionNotDelivered`` (Temporal could not be reached or did not answer in time, so
+the sender cannot know whether the decision was applied; sending the same decision again
+is safe).
 """
 
 from __future__ import annotations
 
 import hashlib
 
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
 from models.decisions import Decision, DecisionOutcome
@@ -17,6 +22,15 @@ from models.decisions import Decision, DecisionOutcome
 
 class DecisionRefused(Exception):
     """The case refused the decision; the message is the validator's reason."""
+
+
+class DecisionNotDelivered(Exception):
+    """No answer from the case: Temporal was unreachable, overloaded or too slow. The decision
+    may or may not have been applied; the same decision (same id) sent again applies once."""
+
+
+# Failures of the connection or of the server, not answers from the case.
+TRANSIENT = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED, RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.ABORTED, RPCStatusCode.INTERNAL, RPCStatusCode.UNKNOWN})
 
 
 def update_id(name: str, decision: Decision) -> str:
@@ -32,7 +46,11 @@ async def submit(handle: WorkflowHandle, name: str, decision: Decision) -> Decis
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         raise DecisionRefused(getattr(cause, "message", None) or str(cause)) from None
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        raise DecisionNotDelivered("Temporal did not answer in time") from None
     except RPCError as exc:
+        if exc.status in TRANSIENT:
+            raise DecisionNotDelivered(f"Temporal could not be reached or failed ({exc.status.name}: {exc.message})") from None
         if exc.status is RPCStatusCode.NOT_FOUND:
             raise DecisionRefused("the case is closed or does not exist; no decision can be applied") from None
         raise DecisionRefused(exc.message) from None

@@ -23,7 +23,7 @@ from activities.db import make_engine
 from activities.notify.letters import TEMPLATE_DIR
 from models.case import ClockState, Stage
 from models.notification import NotifyProgress
-from models.register import NotificationRoundRecord
+from models.register import CaseRecord, ClockRecord, NotificationRoundRecord
 from starter.decisions import submit
 from tests.support import eventually
 from tests.test_notify_common import make_roster
@@ -243,3 +243,17 @@ async def test_a_hold_placed_during_the_export_stops_it_and_the_round_resumes_af
     assert r.rows_read == 200_000
     assert len(await case.events("notification_export_started")) == 2
     assert json.loads(Path(r.manifest_path).read_text())["resumed_from_row"] > 0  # the second start went on from a checkpoint
+
+
+async def test_the_register_shows_the_case_closed_when_its_export_closes_it(harness, roster):
+    """Found by the crash soak: the export closed the case, but the register kept it ongoing in notify."""
+    case = await harness.new_case("qecp", roster_uri=roster)
+    await drive(case, Stage.hhs_approval)
+    await case.decide("approve_notification", "hhs_saop", NOTIFICATION)
+    view = await case.view()
+    assert (view.stage, view.status, view.outcome) == (Stage.closed, "concluded", "notified")
+    with Session(make_engine(harness.world.settings.register_url)) as session:
+        row = session.get(CaseRecord, case.report.breach_id)
+        clocks = {c.clock: c.state for c in session.exec(select(ClockRecord).where(ClockRecord.breach_id == case.report.breach_id))}
+    assert (row.stage, row.status, row.outcome, row.notified, row.individuals_notified) == ("closed", "concluded", "notified", True, view.individuals_notified)
+    assert clocks == {c.clock: c.state.value for c in view.clocks}

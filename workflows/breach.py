@@ -48,8 +48,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows.state import CaseInput, CaseState, DecisionNote, Hold
 
 QUICK = dict(start_to_close_timeout=timedelta(seconds=30), retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)))
-# Letters for approvers: facts, the template check and a PDF preview (seconds).
-PREPARE = dict(start_to_close_timeout=timedelta(minutes=5), retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)))
+# Letters for approvers: facts, the template check and a PDF preview (seconds, whatever the
+# roster's size). The timeout is also how long a check lost with a crashed worker holds up CMS
+# approval ("try again in a moment") or the export before it runs again.
+PREPARE = dict(start_to_close_timeout=timedelta(minutes=1), retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)))
 # A mail-house export of up to millions of rows: it heartbeats at every checkpoint and a
 # new attempt resumes from the last one, so a lost worker costs one heartbeat timeout.
 EXPORT = dict(start_to_close_timeout=timedelta(hours=12), heartbeat_timeout=timedelta(minutes=2), retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)))
@@ -618,6 +620,8 @@ class BreachResponseWorkflow:
                     self._notify_failed("export", exc)
             else:
                 await self._round_done(result)
+                if workflow.patched("register-after-export-round"):
+                    await self._sync()  # the register learns the round's outcome: notified, and closed when the round closed the case
         if self._export_due():
             if s.export_request is None or s.export_request.round != self._export_round():
                 await self._prepare_letters()
