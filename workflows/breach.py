@@ -620,8 +620,7 @@ class BreachResponseWorkflow:
                     self._notify_failed("export", exc)
             else:
                 await self._round_done(result)
-                if workflow.patched("register-after-export-round"):
-                    await self._sync()  # the register learns the round's outcome: notified, and closed when the round closed the case
+                await self._sync()  # the register learns the round's outcome: notified, and closed when the round closed the case
         if self._export_due():
             if s.export_request is None or s.export_request.round != self._export_round():
                 await self._prepare_letters()
