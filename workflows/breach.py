@@ -553,7 +553,7 @@ class BreachResponseWorkflow:
         try:
             prepared = await workflow.execute_activity_method(NotifyActivities.prepare, self._prepare_request(), summary=f"Check the letters of round {self._export_round()} and write their PDF preview", **PREPARE)
         except ActivityError as exc:
-            self._notify_failed("letters", exc)
+            self._notify_stopped("letters_refused", self._activity_problem(exc))
             return
         finally:
             s.preparing_letters = False
@@ -588,13 +588,17 @@ class BreachResponseWorkflow:
             follow_up_reason=s.follow_up_reason if self._export_round() > 1 else None,
         )
 
-    def _notify_failed(self, step: str, exc: ActivityError) -> None:
-        cause = exc.cause
+    def _notify_stopped(self, finding: str, problem: str) -> None:
+        """A notification step failed for a reason a retry cannot fix: hold the step until `notify-retry`."""
         s = self.s
-        s.notify_problem = f"{cause.type}: {cause.message}" if isinstance(cause, ApplicationError) and cause.type else str(cause or exc)
-        self._finding(f"{step}_refused" if step == "letters" else "notification_export_failed",
-                      f"{s.notify_problem}; fix it, then run `breach notify-retry {s.report.breach_id}`")
+        s.notify_problem = problem
+        self._finding(finding, f"{problem}; fix it, then run `breach notify-retry {s.report.breach_id}`")
         self._publish()
+
+    @staticmethod
+    def _activity_problem(exc: ActivityError) -> str:
+        cause = exc.cause
+        return f"{cause.type}: {cause.message}" if isinstance(cause, ApplicationError) and cause.type else str(cause or exc)
 
     def _export_due(self) -> bool:
         s = self.s
@@ -617,7 +621,7 @@ class BreachResponseWorkflow:
                     self._event("notification_export_paused", detail=f"round {self._export_round()} stopped by a hold; it resumes from its last checkpoint when the hold ends")
                     self._publish()
                 else:
-                    self._notify_failed("export", exc)
+                    self._notify_stopped("notification_export_failed", self._activity_problem(exc))
             else:
                 await self._round_done(result)
                 await self._sync()  # the register learns the round's outcome: notified, and closed when the round closed the case
@@ -633,8 +637,7 @@ class BreachResponseWorkflow:
                         languages=n.languages, email_allowed="email" in n.method, out_folder=s.report.breach_id,
                     )
                 except ValidationError as exc:  # e.g. a language code the letters cannot name: refused, not a stuck task
-                    s.notify_problem = "the export request is invalid: " + "; ".join(e["msg"] for e in exc.errors(include_url=False))
-                    self._finding("notification_export_failed", f"{s.notify_problem}; fix it, then run `breach notify-retry {s.report.breach_id}`")
+                    self._notify_stopped("notification_export_failed", "the export request is invalid: " + "; ".join(e["msg"] for e in exc.errors(include_url=False)))
                     return
             self._export = workflow.start_activity_method(NotifyActivities.export_round, s.export_request, summary=f"Export round {s.export_request.round} of the letters to the mail house", **EXPORT)
             self._event("notification_export_started", detail=f"round {s.export_request.round} from {s.report.roster_uri}")
