@@ -57,11 +57,8 @@ async def pg_world(tmp_path_factory, postgres_url) -> AsyncIterator[World]:
 
 @pytest.fixture
 async def harness(pg_world: World) -> AsyncIterator[Harness]:
-    h = Harness(pg_world)
-    try:
+    async with Harness(pg_world) as h:
         yield h
-    finally:
-        await h.close()
 
 
 async def test_a_major_incident_case_runs_to_closure_with_its_register_on_postgres(harness, postgres_url):

@@ -299,8 +299,7 @@ def awaited(view) -> list[str]:
 @settings(max_examples=25, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate], suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data(), sample=st.sampled_from(["qecp", "recon", "laptop"]), steps=st.integers(4, 16))
 async def test_random_decisions_never_break_a_case(skipping, data, sample, steps):
-    harness = Harness(skipping)
-    try:
+    async with Harness(skipping) as harness:
         soak = Soak(harness, await harness.new_case(sample))
         for _ in range(steps):
             now = await harness.now()
@@ -346,8 +345,6 @@ async def test_random_decisions_never_break_a_case(skipping, data, sample, steps
                 payload = data.draw(st.just(payload) | mutated(payload) | st.dictionaries(st.text(max_size=12), json_values, max_size=4), label="payload variant")
             await soak.attempt(Attempt(name, Role(role), signer, payload, decision_id, rationale, reuses))
         await soak.check_healthy()
-    finally:
-        await harness.close()
 
 
 # ---------------------------------------------------------------------------- found by the soak: counts beyond 64 bits
@@ -355,21 +352,15 @@ async def test_random_decisions_never_break_a_case(skipping, data, sample, steps
 
 async def test_counts_beyond_64_bits_are_refused_not_fatal(skipping):
     """Fixed: individuals_delta is bounded (a count past 2**63 failed every workflow task on its search attribute)."""
-    harness = Harness(skipping)
-    try:
+    async with Harness(skipping) as harness:
         soak = Soak(harness, await harness.new_case("qecp"), timeout=5)
         await soak.attempt(Attempt("new_information", Role.cms_sop, "holder", {"individuals_delta": 2**63}, harness.decision_id("new_information"), None))
         await soak.check_healthy()
-    finally:
-        await harness.close()
 
 
 async def test_a_notified_count_beyond_64_bits_is_refused_not_stuck(skipping):
-    harness = Harness(skipping)
-    try:
+    async with Harness(skipping) as harness:
         soak = Soak(harness, await harness.new_case("qecp"), timeout=5)
         await drive(soak.case, Stage.notify)
         await soak.attempt(Attempt("record_notification_sent", Role.notifying_official, "holder", {"individuals_notified": 2**63}, harness.decision_id("record_notification_sent"), None))
         await soak.check_healthy()
-    finally:
-        await harness.close()

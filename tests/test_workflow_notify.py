@@ -172,8 +172,7 @@ async def broken(tmp_path_factory) -> AsyncIterator[World]:
 
 
 async def test_a_template_missing_an_element_blocks_cms_approval_until_fixed(broken):
-    h = Harness(broken)
-    try:
+    async with Harness(broken) as h:
         case = await h.new_case("qecp")
         await drive(case, Stage.cms_approval)
         finding = next(f for f in (await case.view()).findings if f.kind == "letters_refused")
@@ -190,8 +189,6 @@ async def test_a_template_missing_an_element_blocks_cms_approval_until_fixed(bro
         with pytest.raises(WorkflowUpdateFailedError) as refused:
             await case.handle.execute_update(BreachResponseWorkflow.retry_notification)
         assert "no notification step has failed" in str(refused.value.cause)
-    finally:
-        await h.close()
 
 
 async def test_the_running_export_signals_its_progress_to_the_case(harness, skipping):

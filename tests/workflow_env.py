@@ -182,20 +182,14 @@ async def dev(tmp_path_factory) -> AsyncIterator[World]:
 
 @pytest.fixture
 async def harness(skipping: World) -> AsyncIterator[Harness]:
-    h = Harness(skipping)
-    try:
+    async with Harness(skipping) as h:
         yield h
-    finally:
-        await h.close()
 
 
 @pytest.fixture
 async def dev_harness(dev: World) -> AsyncIterator[Harness]:
-    h = Harness(dev)
-    try:
+    async with Harness(dev) as h:
         yield h
-    finally:
-        await h.close()
 
 
 # ---------------------------------------------------------------------------- driver
@@ -283,6 +277,12 @@ class Harness:
 
     def decision_id(self, name: str) -> str:
         return f"{name}-{next(self._ids)}-{uuid.uuid4().hex[:8]}"
+
+    async def __aenter__(self) -> Harness:
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
 
     async def close(self) -> None:
         for case in self.cases:
