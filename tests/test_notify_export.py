@@ -135,13 +135,18 @@ def test_result_and_manifest_carry_no_personal_data(result, truth):
     assert result.roster_sha256 in payload and result.export.sha256 in payload
 
 
+def same_round_elsewhere(base: Path, name: str) -> Path:
+    """A new base folder with the same roster and person key, so a second run must write the same files."""
+    other = base / name
+    (other / "work" / "cms-BR-TEST-1").mkdir(parents=True)
+    shutil.copy(base / "roster.csv", other / "roster.csv")
+    shutil.copy(base / "work" / "cms-BR-TEST-1" / "person-key", other / "work" / "cms-BR-TEST-1" / "person-key")
+    return other
+
+
 def test_the_per_row_path_gives_the_same_files(base, result):
     """The column-wise fast path only accepts rows the per-row rules treat the same way."""
-    slow_base = base / "slow"
-    slow_base.mkdir()
-    shutil.copy(base / "roster.csv", slow_base / "roster.csv")
-    (slow_base / "work" / "cms-BR-TEST-1").mkdir(parents=True)
-    shutil.copy(base / "work" / "cms-BR-TEST-1" / "person-key", slow_base / "work" / "cms-BR-TEST-1" / "person-key")
+    slow_base = same_round_elsewhere(base, "slow")
     slow = exporter(slow_base, fast=False).run(request("roster.csv"))
     assert slow.export.sha256 == result.export.sha256
     assert slow.no_address_list.sha256 == result.no_address_list.sha256
@@ -243,11 +248,7 @@ def test_roster_references_are_resolved_under_the_base_folder(tmp_path):
 
 def test_a_reader_process_gives_the_same_files(base, result):
     """Large rosters are prepared by a reader process; the files are the same as in process."""
-    piped_base = base / "piped"
-    piped_base.mkdir()
-    shutil.copy(base / "roster.csv", piped_base / "roster.csv")
-    (piped_base / "work" / "cms-BR-TEST-1").mkdir(parents=True)
-    shutil.copy(base / "work" / "cms-BR-TEST-1" / "person-key", piped_base / "work" / "cms-BR-TEST-1" / "person-key")
+    piped_base = same_round_elsewhere(base, "piped")
     piped = exporter(piped_base, pipeline_min_bytes=0).run(request("roster.csv"))
     assert piped.export.sha256 == result.export.sha256
     assert piped.no_address_list.sha256 == result.no_address_list.sha256
