@@ -6,22 +6,21 @@ heartbeats) and the register. The roster of affected individuals is only ever re
 by URI and sha256; results carry counts, file paths and checksums, never a row. The
 facts of a letter are about the breach (dates, data types, contacts), not about a person.
 
-Imports only pydantic, the standard library and ``models.risk``.
+Imports only pydantic, the standard library, ``models.mailing`` and ``models.risk``.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import date
-from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from models.mailing import LetterKind, LetterVariant
 from models.risk import Recommendation
 
 SCHEMA_VERSION = 1
-BASE_LANGUAGE = "en"  # letters are written in English when the requested language has no template or translation
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
 
@@ -41,26 +40,6 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 SUBSTITUTE_NOTICE_THRESHOLD = 10
 SUBSTITUTE_NOTICE_DAYS = 90
 MEDIA_NOTICE_THRESHOLD = 500
-
-
-class LetterVariant(StrEnum):
-    """Who the letter is addressed to (plan: Special considerations)."""
-
-    adult = "adult"  # the affected individual
-    guardian = "guardian"  # the parent or guardian of a minor
-    estate = "estate"  # the estate or next of kin of a deceased individual
-
-
-class DeliveryMethod(StrEnum):
-    """How one recipient is reached (Attachment C). E-mail only to .gov/.mil with HHS BRT approval."""
-
-    first_class_mail = "first_class_mail"
-    email = "email"
-
-
-class LetterKind(StrEnum):
-    initial = "initial"
-    follow_up = "follow_up"  # a later round: a material change (plan: Follow-up notifications)
 
 
 class LetterItem(BaseModel):

@@ -13,7 +13,8 @@ import pytest
 
 from activities.notify.letters import ELEMENTS, SAMPLE_RECIPIENTS, TEMPLATE_DIR, LetterError, Letters, TemplateRefused, sample_facts
 from activities.notify.preview import letter_pdf, preview_pdf
-from models.notification import Contact, LetterFacts, LetterVariant, NotifyRequest
+from models.mailing import LetterVariant
+from models.notification import Contact, LetterFacts, NotifyRequest
 
 FACTS = sample_facts()
 LETTERS = Letters()
@@ -140,7 +141,7 @@ def test_a_block_without_a_required_fact_is_refused(tmp_path, old, what):
 
 def test_a_variant_that_is_not_placed_in_the_letter_is_refused(tmp_path):
     # The child template overrides a block the layout never renders: the wording would never be sent.
-    broken = _broken_copy(tmp_path, "en/letter.txt.j2", "{% block opening %}", "{% if false %}{% block opening %}")
+    _broken_copy(tmp_path, "en/letter.txt.j2", "{% block opening %}", "{% if false %}{% block opening %}")
     broken_text = (tmp_path / "templates" / "en" / "letter.txt.j2").read_text()
     (tmp_path / "templates" / "en" / "letter.txt.j2").write_text(
         broken_text.replace("{% endblock %}\n\n{% block what_happened %}", "{% endblock %}{% endif %}\n\n{% block what_happened %}", 1))
@@ -200,3 +201,17 @@ def test_large_print_pdf_uses_larger_type():
     text = LETTERS.render(FACTS, SAMPLE_RECIPIENTS[LetterVariant.adult])
     regular, large = letter_pdf(text, large_print=False), letter_pdf(text, large_print=True)
     assert b"/Count" in regular and large.count(b"/Type /Page\n") > regular.count(b"/Type /Page\n")
+
+
+def test_a_broken_document_template_is_refused_before_the_export(tmp_path):
+    # The substitute notice is rendered only when a round ends; a syntax error in it must stop
+    # the check at CMS approval, not surface after the export read the whole roster.
+    folder = tmp_path / "templates"
+    shutil.copytree(TEMPLATE_DIR, folder)
+    (folder / "es" / "substitute-notice.txt.j2").write_text("{{ oops(}}")
+    Letters(folder).check(FACTS, ["en"])  # Spanish not approved: its notice is not used
+    (folder / "en" / "media-notice.txt.j2").unlink()
+    with pytest.raises(TemplateRefused) as refused:
+        Letters(folder).check(FACTS, ["es"])
+    assert "es/substitute-notice.txt.j2: TemplateSyntaxError" in str(refused.value)
+    assert "en/media-notice.txt.j2: the template file is missing" in str(refused.value)

@@ -20,7 +20,7 @@ from activities.notify.lookup import find_round, letter_for_record
 from activities.notify.returned import ReturnedFileError, process_returned
 from activities.notify.roster import RosterError
 from activities.notify.workdb import read_progress
-from models.notification import LetterKind
+from models.mailing import LetterKind
 from starter.notify_cmd import letter, returned_mail
 from tests.test_notify_common import FACTS, Independent, exporter, make_roster, read_rows, request
 

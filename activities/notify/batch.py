@@ -4,7 +4,7 @@ Why columnar: an interpreted loop that strips, checks, hashes and formats every 
 every row costs several times what it takes to read the CSV. Here a batch is transposed
 into columns (``zip``) and the common case (an adult with a canonical SSN, a usable
 address and clean fields) is checked, keyed and formatted with whole-column ``map``,
-``set`` and ``str.format`` operations that run in C. Every other row (a data problem, a
+``set`` and %-formatting operations that run in C. Every other row (a data problem, a
 minor, a deceased person, no usable address, an approved e-mail, unusual formatting)
 takes the per-row path through ``RowParser`` and ``Person``: the rules are written once,
 there. The fast path only ever *accepts* rows the per-row path would accept with the
@@ -21,10 +21,11 @@ from __future__ import annotations
 import csv
 import io
 import re
+from bisect import bisect_left
 from collections import deque
 from dataclasses import dataclass
-from itertools import repeat
-from operator import itemgetter, methodcaller
+from itertools import compress, count, repeat
+from operator import itemgetter, methodcaller, mod, not_
 
 from activities.notify.roster import (
     STATES,
@@ -34,7 +35,7 @@ from activities.notify.roster import (
     RowProblem,
     normalise_name,
 )
-from models.notification import BASE_LANGUAGE, DeliveryMethod, LetterVariant
+from models.mailing import BASE_LANGUAGE, DeliveryMethod, LetterVariant
 
 ADDRESS_LINES = 5
 EXPORT_COLUMNS = (
@@ -51,11 +52,12 @@ SUB_BATCH = 1000  # rows prepared at a time: large enough for column operations,
 _MAIL, _EMAIL = DeliveryMethod.first_class_mail.value, DeliveryMethod.email.value
 _ADULT = LetterVariant.adult.value
 _SEPARATORS = len(EXPORT_COLUMNS) - 2  # in a line without its recipient key (see Prepared.lines)
-# An adult's export line, without its recipient key, by str.format (fields: 0 record id, 1 "round,letter,adult",
-# 2 "language,requested", 3 large print, 4 first name, 5 last name, 6 street, 7 second street line, 8 city,
-# 9 state, 10 ZIP); the address block is name, street, [second line,] "city state zip", padded to five lines.
-_LINE_4 = "{0},{1},{2},{3},%s,,{4} {5},{6},{7},{8} {9} {10},,{9},{10}\r\n" % _MAIL
-_LINE_3 = "{0},{1},{2},{3},%s,,{4} {5},{6},{8} {9} {10},,,{9},{10}\r\n" % _MAIL
+# An adult's export line, without its recipient key, by %-formatting (twice as fast as str.format here) of
+# (record id, "round,letter,adult", "language,requested", large print, first name, last name, street, second
+# street line, city, state, ZIP, state, ZIP); the address block is name, street, [second line,] "city state zip",
+# padded to five lines. Without a second street line, "%.0s" consumes the empty field.
+_LINE_4 = "%s,%s,%s,%s," + _MAIL + ",,%s %s,%s,%s,%s %s %s,,%s,%s\r\n"
+_LINE_3 = "%s,%s,%s,%s," + _MAIL + ",,%s %s,%s,%.0s%s %s %s,,,%s,%s\r\n"
 _MATERIAL = "{}\x1f{}\x1f{}\x1fssn:{}"  # identity_material() of an SSN holder with clean ASCII names
 _SSN_CANONICAL = re.compile(r"\d{3}-\d{2}-\d{4}")
 _SSN_COLUMN = re.compile(r"(?:\d{3}-\d{2}-\d{4}\x1f)*\d{3}-\d{2}-\d{4}")
@@ -137,7 +139,6 @@ class BatchPreparer:
         self._fast = fast
         self._combos = _ComboIds()
         self._languages: dict[str, tuple[str, str, str, str] | None] = {}
-        self._good_dobs: set[str] = set()
 
     # ------------------------------------------------------------------ languages
 
@@ -196,8 +197,7 @@ class BatchPreparer:
             materials, lines, combos = [], [], []
         unreachable = {}
         if out.unreachable:
-            position = {i: at for at, i in enumerate(present)}
-            unreachable = {position[i]: row for i, row in out.unreachable.items()}
+            unreachable = {bisect_left(present, i): row for i, row in out.unreachable.items()}  # its position among the persons
         ids = list(map(self._combos.__getitem__, combos))
         fresh, self._combos.fresh = self._combos.fresh, {}
         return Prepared(first_row, n, blank, out.errors, materials, lines, unreachable, ids, fresh)
@@ -214,36 +214,32 @@ class BatchPreparer:
         rid, first, last, line1, line2, city = (tuple(map(_strip, c)) for c in (rid, first, last, line1, line2, city))
         slow: set[int] = set()
 
-        def flag(col, bad) -> None:
-            slow.update(j for j, v in enumerate(col) if bad(v))
+        def flag(marks) -> None:  # marks: one truth value per row of the column, true where the row needs the per-row path
+            slow.update(compress(count(), marks))
 
         for col in (rid, first, last, line1, city):
             if not all(col):
-                flag(col, lambda v: not v)
-        seen_dobs = set(dob)
-        if not seen_dobs <= self._good_dobs:
-            fresh = seen_dobs - self._good_dobs
-            good = {d for d in fresh if self._parser.dob_ok(d)}
-            self._good_dobs |= good
-            if good != fresh:
-                flag(dob, (fresh - good).__contains__)
+                flag(map(not_, col))
+        unusual = set(dob) - self._parser.iso_birth_dates  # bad dates and other spellings: the per-row path decides
+        if unusual:
+            flag(map(unusual.__contains__, dob))
         if not _SSN_COLUMN.fullmatch("\x1f".join(ssn)):  # one regex over the column; per value only if it fails
-            flag(ssn, lambda v: not _SSN_CANONICAL.fullmatch(v))
+            flag(map(not_, map(_SSN_CANONICAL.fullmatch, ssn)))
         if not set(state) <= STATES:
-            flag(state, lambda v: v not in STATES)
+            flag(map(not_, map(STATES.__contains__, state)))
         if not _ZIP_COLUMN.fullmatch("\x1f".join(zip_)):
-            flag(zip_, lambda v: not _ZIP5.fullmatch(v))
+            flag(map(not_, map(_ZIP5.fullmatch, zip_)))
         for col in (large, minor, dead):
             if not set(col) <= _FLAGS:
-                flag(col, lambda v: v not in _FLAGS)
+                flag(map(not_, map(_FLAGS.__contains__, col)))
         for col in (minor, dead):
             if "true" in col:
-                flag(col, "true".__eq__)
+                flag(map("true".__eq__, col))
         langs = {raw: self._language(raw) for raw in set(lang)}
         if None in langs.values():
-            flag(lang, lambda v: langs[v] is None)
+            flag(map(not_, map(langs.__getitem__, lang)))  # None: not a language
         if self._email_allowed and any(email):
-            flag(email, lambda v: bool(v) and Person.is_official(v.strip()))
+            flag(bool(v) and Person.is_official(v.strip()) for v in email)
         if slow:
             keep = [j for j in range(len(sub)) if j not in slow]
             if not keep:
@@ -259,8 +255,8 @@ class BatchPreparer:
             materials = list(map(str.encode, map(_MATERIAL.format, map(normalise_name, first), map(normalise_name, last), dob,
                                                  map(_UNDASH, ssn))))
         routes = list(map(langs.__getitem__, lang))
-        lines = list(map(str.format, [_LINE_4 if a else _LINE_3 for a in line2], rid, repeat(self._head),
-                         map(itemgetter(3), routes), large, first, last, line1, line2, city, state, zip_))
+        lines = list(map(mod, [_LINE_4 if a else _LINE_3 for a in line2], zip(
+            rid, repeat(self._head), map(itemgetter(3), routes), large, first, last, line1, line2, city, state, zip_, state, zip_)))
         text = "".join(lines)
         if text.count(",") != _SEPARATORS * len(lines) or '"' in text or text.count("\n") != len(lines) or text.count("\r") != len(lines):
             for j, line in enumerate(lines):  # a field needs CSV quoting: write those rows properly

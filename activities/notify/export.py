@@ -49,12 +49,12 @@ from activities.notify.letters import BASE_LANGUAGE, Letters
 from activities.notify.reader import PIPELINE_MIN_BYTES, ReaderProcess, ReadPlan, in_process
 from activities.notify.roster import UNKNOWN_STATE, KeyMaker, RosterError, RosterReader, load_or_create_secret, resolve, sha256_file
 from activities.notify.workdb import Progress, WorkDB, read_progress
+from models.mailing import LetterKind
 from models.notification import (
     MEDIA_NOTICE_THRESHOLD,
     SUBSTITUTE_NOTICE_DAYS,
     SUBSTITUTE_NOTICE_THRESHOLD,
     FileRef,
-    LetterKind,
     NotifyCounts,
     NotifyRequest,
     NotifyResult,

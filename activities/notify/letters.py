@@ -33,17 +33,17 @@ from jinja2 import BytecodeCache, Environment, FileSystemLoader, StrictUndefined
 from jinja2.bccache import Bucket
 from jinja2.utils import concat
 
+from models.mailing import BASE_LANGUAGE, LetterVariant
 from models.notification import (
-    BASE_LANGUAGE,
     Contact,
     LetterFacts,
     LetterItem,
     LetterText,
-    LetterVariant,
     TemplateCheck,
 )
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
+DOCUMENTS = ("call-center", "substitute-notice", "media-notice")  # rendered when a round ends (export._finish)
 
 
 @dataclass(frozen=True)
@@ -284,9 +284,27 @@ class Letters:
                         except TemplateError as exc:
                             problems.append(f"{name}: {exc.__class__.__name__}: {exc}")
                         checked += 1
+        problems.extend(self._check_documents(ready))
         if problems:
             raise TemplateRefused(list(dict.fromkeys(problems)))
         return TemplateCheck(languages=ready, untranslated=untranslated, variants=list(LetterVariant), letters_checked=checked, templates_sha256=self.sha256)
+
+    def _check_documents(self, languages: list[str]) -> list[str]:
+        """The round's other documents compile (every one in English; translations where they
+        exist): a broken one is refused now, not after the export has read the whole roster."""
+        problems = []
+        for code in languages:
+            for document in DOCUMENTS:
+                if code != BASE_LANGUAGE and not self.has_document(document, code):
+                    continue
+                name = f"{code}/{document}.txt.j2"
+                try:
+                    self.env.get_template(name)
+                except TemplateNotFound:
+                    problems.append(f"{name}: the template file is missing")
+                except TemplateError as exc:
+                    problems.append(f"{name}: {exc.__class__.__name__}: {exc}")
+        return problems
 
     def _check_one(self, name, template, context, lang: Language, text: LetterText, facts: LetterFacts, round_: int, large: bool) -> list[str]:
         ctx = template.new_context(context)

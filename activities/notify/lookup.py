@@ -20,7 +20,8 @@ from activities.notify.batch import EXPORT_COLUMNS, NO_ADDRESS_COLUMNS
 from activities.notify.export import EXPORT, NO_ADDRESS
 from activities.notify.letters import LetterError, Letters, Recipient
 from activities.notify.roster import KeyMaker, RosterError, RosterReader, RowProblem, load_secret, sha256_file
-from models.notification import LetterVariant, NotifyRequest
+from models.mailing import LetterVariant
+from models.notification import NotifyRequest
 
 OnProgress = Callable[[int, int], None]
 

@@ -25,7 +25,8 @@ from pathlib import Path
 from fpdf import FPDF
 
 from activities.notify.letters import SAMPLE_RECIPIENTS, LetterError, Letters
-from models.notification import LetterFacts, LetterVariant
+from models.mailing import LetterVariant
+from models.notification import LetterFacts
 
 FONT_ENV = "BREACH_NOTIFY_PDF_FONT"
 _FONT_CANDIDATES = (

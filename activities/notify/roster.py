@@ -29,12 +29,13 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from itertools import islice, repeat
 from operator import itemgetter, methodcaller
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from models.notification import LetterVariant
+from models.mailing import LetterVariant
 
 COLUMNS: tuple[str, ...] = (
     "record_id", "first_name", "last_name", "date_of_birth", "ssn", "mbi", "address_line1", "address_line2",
@@ -324,6 +325,14 @@ class RowParser:
             if len(self._languages) < _CACHE_LIMIT:
                 self._languages[raw] = code
         return code
+
+    @cached_property
+    def iso_birth_dates(self) -> frozenset[str]:
+        """Every valid birth date written YYYY-MM-DD (about 53,000 strings, 5 MB, 30 ms to build):
+        the batch path checks a column of dates with one set difference; a value not in it
+        (a bad date, or another spelling ``dob_ok`` may still accept) takes the per-row path."""
+        first, last = date(_EARLIEST_BIRTH_YEAR, 1, 1).toordinal(), self._today.toordinal()
+        return frozenset(map(date.isoformat, map(date.fromordinal, range(first, last + 1))))
 
     def dob_ok(self, text: str) -> bool:
         ok = self._dob_ok.get(text)
