@@ -55,6 +55,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+from sqlalchemy import Engine
 from sqlmodel import Session, select
 from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
 from temporalio.client import Client, WorkflowHistory
@@ -63,7 +64,7 @@ from temporalio.worker import Replayer
 
 from activities import audit
 from activities.db import make_engine
-from models.case import CaseConfig, Clock, ClockKind, Stage, TimelineEvent
+from models.case import CaseConfig, Stage, TimelineEvent
 from models.decisions import Decision
 from models.intake import Recipient
 from models.inventory import load_inventory
@@ -233,7 +234,7 @@ class SoakCase:
     prefix: int = 0  # steps applied before the kills
     done: int = 0  # steps applied
     stopped: bool = False  # an anomaly stopped its script
-    seen: dict[tuple[str, datetime], Clock] = field(default_factory=dict)  # clock runs as the case showed them
+    seen: dict[tuple[str, datetime], datetime] = field(default_factory=dict)  # (clock, started) -> due, as the register showed them before the kills
     signed: dict[int, Decision] = field(default_factory=dict)
 
     @property
@@ -307,9 +308,10 @@ class SoakResult:
 
 
 class Soak:
-    def __init__(self, services: Services, client: Client, rng: random.Random, *, concurrency: int, levels: tuple[float, float]) -> None:
+    def __init__(self, services: Services, client: Client, rng: random.Random, engine: Engine, *, concurrency: int, levels: tuple[float, float]) -> None:
         self.services, self.client, self.rng = services, client, rng
         self.settings = services.settings
+        self.engine = engine  # the register
         self.harness = Harness(World(env=RealTime(client), settings=self.settings, inventory=load_inventory(self.settings.inventory_path), skips_time=False, operators=services.operators))
         self.gate = asyncio.Semaphore(concurrency)
         self.levels = levels
@@ -351,9 +353,7 @@ class Soak:
         config = self.config(rng)
         async with self.gate:
             case = await self.harness.file(build_report(script.sample, await self.harness.now(), **changes), config=config)
-        sc = SoakCase(number, script, case, rng)
-        await self.record_clocks(sc)
-        return sc
+        return SoakCase(number, script, case, rng)
 
     def make_roster(self, number: int) -> str:
         """A small synthetic roster (../shared/tools/make_roster.py) in the worker's notify folder; its URI."""
@@ -390,7 +390,6 @@ class Soak:
             await self.send(sc, index, decision, again=True)
         sc.done = index + 1
         self.sent += 1
-        await self.record_clocks(sc)
 
     async def send(self, sc: SoakCase, index: int, decision: Decision, again: bool = False) -> int:
         """Submit until the case answers; returns the attempts. A refusal is an AssertionError,
@@ -432,12 +431,18 @@ class Soak:
     async def view(self, sc: SoakCase, timeout: float = DECISION_DEADLINE):
         return await self.patiently(sc.case.view, timeout)
 
-    async def record_clocks(self, sc: SoakCase) -> None:
-        """Remember each clock run as the case shows it now; a run whose due time changed is an anomaly."""
-        for c in (await self.view(sc)).clocks:
-            before = sc.seen.setdefault((c.clock, c.started_at), c)
-            if (before.due_at, before.reminder_at) != (c.due_at, c.reminder_at):
-                self.anomaly(f"{sc.breach_id}: clock {c.clock} started {c.started_at:%H:%M:%S} moved from due {before.due_at} (reminder {before.reminder_at}) to {c.due_at} (reminder {c.reminder_at})")
+    def record_clocks(self) -> None:
+        """Remember every case's clock runs as the register shows them now (read there, it costs the
+        worker nothing); a run whose due time has changed since is an anomaly."""
+        cases = {sc.breach_id: sc for sc in self.cases}
+        with Session(self.engine) as session:
+            for c in session.exec(select(ClockRecord)):
+                sc = cases.get(c.breach_id)
+                if sc is None or c.due_at is None:
+                    continue
+                before = sc.seen.setdefault((c.clock, c.started_at), c.due_at)
+                if before != c.due_at:
+                    self.anomaly(f"{sc.breach_id}: clock {c.clock} started {c.started_at:%H:%M:%S} moved from due {before} to {c.due_at}")
 
     async def drive(self, sc: SoakCase, upto: int, think: float) -> None:
         """Apply the case's steps up to ``upto``, pausing up to ``think`` seconds before each; a failure is an anomaly."""
@@ -462,6 +467,7 @@ class Soak:
             if driving.done():
                 self.anomaly(f"the decisions were all sent before the kill of the {process} (threshold {threshold}): kill not done")
                 continue
+            self.record_clocks()  # the due times before this kill
             await asyncio.sleep(self.rng.uniform(0, 0.5))
             while self.in_flight == 0 and not driving.done():
                 await asyncio.sleep(0.005)
@@ -479,7 +485,7 @@ class Soak:
 
     # -- checks
 
-    async def check(self, sc: SoakCase, engine) -> WorkflowHistory | None:
+    async def check(self, sc: SoakCase) -> WorkflowHistory | None:
         """Every check of one case after its last decision; each failure is an anomaly line. Returns its history."""
         bid, script = sc.breach_id, sc.script
         result = None
@@ -538,7 +544,7 @@ class Soak:
             self.anomaly(f"{bid}: the outbox lists a document twice: {[p for p, n in Counter(view.outbox).items() if n > 1]}")
 
         self.check_clocks(sc, view, timeline, self.stalls(history))
-        self.check_register(sc, view, engine)
+        self.check_register(sc, view)
         return whole
 
     async def check_replay(self, histories: list[WorkflowHistory]) -> None:
@@ -582,11 +588,11 @@ class Soak:
         """Every timer of every clock run fired at its due time: within TOLERANCE, or, when a kill
         stalled the case at that time, within TOLERANCE after the case ran again."""
         bid = sc.breach_id
-        known = {(c.clock, c.due_at): c for c in [*sc.seen.values(), *view.clocks]}
-        runs = clock_runs(timeline, lambda clock, due, start: known[(clock, due)].reminder_at if (clock, due) in known else rules.reminder_at(start, due, sc.case.config))
-        for c in sc.seen.values():
-            if c.kind is ClockKind.service_level and c.due_at is not None and not any(r.clock == c.clock and r.due == c.due_at for r in runs):
-                self.anomaly(f"{bid}: the case showed clock {c.clock} due {c.due_at}; its timeline has no run with that due time")
+        final = {(c.clock, c.due_at): c.reminder_at for c in view.clocks}  # a clock set again (a new run) is a service level, started when set
+        runs = clock_runs(timeline, lambda clock, due, start: final[(clock, due)] if (clock, due) in final else rules.reminder_at(start, due, sc.case.config))
+        for (clock, started), due in sorted(sc.seen.items()):
+            if not any(r.clock == clock and r.due == due for r in runs):
+                self.anomaly(f"{bid}: the register showed clock {clock} (started {started:%H:%M:%S}) due {due} before a kill; its timeline has no run due then")
         for run in runs:
             self.stats.clock_runs += 1
             for problem in run.problems:
@@ -614,9 +620,9 @@ class Soak:
                     self.stats.after_stall += 1
                     self.stats.max_late_after_stall = max(self.stats.max_late_after_stall, late)
 
-    def check_register(self, sc: SoakCase, view, engine) -> None:
+    def check_register(self, sc: SoakCase, view) -> None:
         bid = sc.breach_id
-        with Session(engine) as session:
+        with Session(self.engine) as session:
             row = session.get(CaseRecord, bid)
             if row is None:
                 self.anomaly(f"{bid}: not in the register")
@@ -641,11 +647,12 @@ class Soak:
             wanted = {c.clock: (c.state.value, c.due_at) for c in view.clocks}
             if clocks != wanted:
                 self.anomaly(f"{bid}: register clocks differ from the workflow's: {sorted(set(clocks.items()) ^ set(wanted.items()))}")
-        log = audit.read_log(engine, bid)
+        log = audit.read_log(self.engine, bid)
         kinds = Counter(e["kind"] for e in log)
-        decided = [e["detail"]["decision_id"] for e in log if e["kind"].startswith("decision:")]
-        if sorted(decided) != sorted(sc.decision_id(i) for i in range(len(sc.script.steps))):
-            self.anomaly(f"{bid}: audit trail decisions {Counter(decided)} differ from the script's")
+        entries = [(e["detail"]["decision_id"], e["kind"].removeprefix("decision:"), datetime.fromisoformat(e["at"])) for e in log if e["kind"].startswith("decision:")]
+        if sorted(entries) != sorted(applied):
+            self.anomaly(f"{bid}: audit trail decisions differ from the workflow's: only in the trail {sorted(set(entries) - applied)}, only in the workflow {sorted(applied - set(entries))}"
+                         + (f", recorded twice {[k for k, n in Counter(entries).items() if n > 1]}" if len(set(entries)) != len(entries) else ""))
         if kinds["closed"] != 1:
             self.anomaly(f"{bid}: the audit trail records the closure {kinds['closed']} times")
         sent = sorted(e["detail"]["location"] for e in log if e["kind"].startswith("sent:"))
@@ -742,9 +749,10 @@ async def run_soak(
     rng = random.Random(seed)
     scripts = [*SCRIPTS, ROSTER_SCRIPT] if roster_cases else list(SCRIPTS)
     services = Services.in_folder(data_dir, queue="soak")
+    engine = make_engine(services.settings.register_url)
     try:
         client = await services.start()
-        soak = Soak(services, client, rng, concurrency=concurrency, levels=levels)
+        soak = Soak(services, client, rng, engine, concurrency=concurrency, levels=levels)
 
         # Open cases spread over every stage.
         chosen = [scripts[i % len(scripts)] for i in range(cases)]
@@ -753,6 +761,7 @@ async def run_soak(
         log(f"{cases} cases filed in {time.monotonic() - started:.0f} s")
         soak.choose_prefixes()
         await asyncio.gather(*(soak.drive(sc, sc.prefix, think=0) for sc in soak.cases))
+        soak.record_clocks()
         spread = Counter()
         for sc in soak.cases:
             view = await soak.view(sc)
@@ -770,19 +779,15 @@ async def run_soak(
         await killing
         log(f"driven to the end with {len(soak.outages)} kills in {time.monotonic() - started:.0f} s")
 
-        engine = make_engine(services.settings.register_url)
-        try:
-            async def check(sc: SoakCase) -> WorkflowHistory | None:
-                async with soak.gate:
-                    return await soak.check(sc, engine)
+        async def check(sc: SoakCase) -> WorkflowHistory | None:
+            async with soak.gate:
+                return await soak.check(sc)
 
-            histories = [h for h in await asyncio.gather(*(check(sc) for sc in soak.cases)) if h is not None]
-            await soak.check_replay(histories)
-            chain = audit.verify(engine)
-            if not chain.ok:
-                soak.anomaly(f"audit chain: {chain.message}")
-        finally:
-            engine.dispose()
+        histories = [h for h in await asyncio.gather(*(check(sc) for sc in soak.cases)) if h is not None]
+        await soak.check_replay(histories)
+        chain = audit.verify(engine)
+        if not chain.ok:
+            soak.anomaly(f"audit chain: {chain.message}")
         soak.check_exports()
         for proc in (services.server, services.worker):
             if not proc.alive():
@@ -790,6 +795,7 @@ async def run_soak(
         return SoakResult(seed, cases, Counter(sc.script.kind for sc in soak.cases), spread, soak.outages, soak.sent, before, soak.stats, soak.anomalies, time.monotonic() - started, slow_workflow_tasks(services.worker.log))
     finally:
         services.stop()
+        engine.dispose()
 
 
 def slow_workflow_tasks(log: Path) -> list[float]:
