@@ -18,12 +18,14 @@ Afterwards, for every case:
   timeline, its history (accepted updates), the register's decisions and the audit trail;
 * every clock fired at its original due time: each reminder and escalation is at or
   after its due time and within TOLERANCE of it (as in tests/test_workflow_restart.py),
-  the due times never moved from what the case showed before the kills, and no timer that
+  the due times never moved from what the register showed before each kill, no timer that
   came due was left unfired. A kill can stall a case: while a process is down, and when
   its history shows work lost with the killed process (a workflow task that timed out,
   e.g. on the dead worker's sticky queue; an activity run again after its start-to-close
-  timeout). A timer due during such a stall fires when the case runs again: it is checked
-  to be within TOLERANCE of the stall's end, and counted apart in the summary;
+  timeout), and a restarted worker first replays every open case, so a case can also wait
+  for a busy worker. A timer due while its case cannot run fires when it runs again: it is
+  checked to be within TOLERANCE of that, and counted apart in the summary. A timer the
+  server fires late while the case could run is an anomaly;
 * the register (case row, decisions, clocks) agrees with the workflow, and the audit
   hash chain verifies;
 * (roster cases) one notification round each, in the register, and no recipient twice in
@@ -82,12 +84,13 @@ from workflows.breach import EXPORT, PREPARE
 T = TypeVar("T")
 
 # How long one decision may take to be answered, kills included: a check of the letters the killed
-# worker was running is retried only after its start-to-close timeout, and CMS approval is
-# refused ("try again in a moment") until it is done.
-DECISION_DEADLINE = PREPARE["start_to_close_timeout"].total_seconds() + 60
+# worker was running is retried only after its start-to-close timeout (CMS approval is refused,
+# "try again in a moment", until it is done), and a restarted worker first replays the open cases.
+RECOVERY = 180.0
+DECISION_DEADLINE = PREPARE["start_to_close_timeout"].total_seconds() + RECOVERY
 # How long a case may take to close after its last decision: a check of the letters the killed
 # worker was running is retried after its timeout, an export after its heartbeat timeout.
-CLOSING_DEADLINE = PREPARE["start_to_close_timeout"].total_seconds() + EXPORT["heartbeat_timeout"].total_seconds() + 60
+CLOSING_DEADLINE = PREPARE["start_to_close_timeout"].total_seconds() + EXPORT["heartbeat_timeout"].total_seconds() + RECOVERY
 # One submission attempt; an update waits while the worker is down.
 ATTEMPT_TIMEOUT = 45.0
 # The workflow's words for "not yet": a step of the case (scoring, the letters check) is still under way.
@@ -295,7 +298,7 @@ class SoakResult:
             f"{s.answered_applied} repeat(s) answered 'already applied' by the case, the others by the server (same update id); "
             f"{s.not_ready} 'try again in a moment' refusal(s) asked again; longest wait for an answer {s.longest_decision:.1f} s",
             f"clocks checked:   {s.timer_firings} timer firings (reminders, escalations) of {s.clock_runs} clock runs: {s.on_time} within {TOLERANCE.total_seconds():.0f} s of due "
-            f"(latest {s.max_late_on_time:.2f} s); {s.after_stall} due while a kill stalled their case (process down, its task or activity lost), "
+            f"(latest {s.max_late_on_time:.2f} s); {s.after_stall} due while their case could not run (a process down, work lost with a killed worker, a busy worker), "
             f"each within {TOLERANCE.total_seconds():.0f} s after the case ran again (latest {s.max_late_after_stall:.2f} s after due)",
         ]
         if s.exports:
@@ -560,20 +563,29 @@ class Soak:
             self.anomaly(f"{wid}: its history does not replay: {str(failure)[:300]}")
 
     def stalls(self, history: list) -> list[tuple[datetime, datetime]]:
-        """When the case could not run because of a kill: a process down, and what its history shows
-        was lost with a killed process (a workflow task that timed out, an activity run again), each
-        until the case's next workflow task started; overlapping spans merged."""
+        """When the case could not run: a process down (a kill until its restart), a workflow task
+        that waited for the worker or ran, or timed out, for longer than TOLERANCE (a busy or
+        killed worker), an activity run again (its attempt was lost with a killed worker) until
+        the next workflow task; overlapping spans merged. A timer due then fires when the case
+        runs again."""
         at = [e.event_time.ToDatetime().replace(tzinfo=UTC) for e in history]
-        started = [i for i, e in enumerate(history) if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED]
         by_id = {e.event_id: i for i, e in enumerate(history)}
+        started = [i for i, e in enumerate(history) if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED]
 
         def next_task(i: int) -> datetime:
             return next((at[j] for j in started if j > i), at[-1])
 
         spans = [(o.killed_at, o.back_at) for o in self.outages]
+        ends = {
+            EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED: "workflow_task_completed_event_attributes",
+            EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED: "workflow_task_failed_event_attributes",
+            EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT: "workflow_task_timed_out_event_attributes",
+        }
         for i, e in enumerate(history):
-            if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
-                spans.append((at[by_id[e.workflow_task_timed_out_event_attributes.scheduled_event_id]], next_task(i)))
+            if e.event_type in ends:
+                scheduled = at[by_id[getattr(e, ends[e.event_type]).scheduled_event_id]]
+                if at[i] - scheduled > TOLERANCE or e.event_type != EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+                    spans.append((scheduled, next_task(i) if e.event_type != EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED else at[i]))
             elif e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED and e.activity_task_started_event_attributes.attempt > 1:
                 spans.append((at[by_id[e.activity_task_started_event_attributes.scheduled_event_id]], next_task(i)))
         merged: list[tuple[datetime, datetime]] = []
