@@ -202,13 +202,18 @@ async def dev_harness(dev: World) -> AsyncIterator[Harness]:
 
 
 _OPEN_ACTIVITY = EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+# The events that end an activity or a workflow task, and their attributes (which name the task's scheduled event).
 _ACTIVITY_DONE = {
-    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
-    EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED,
-    EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
-    EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: "activity_task_completed_event_attributes",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED: "activity_task_failed_event_attributes",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT: "activity_task_timed_out_event_attributes",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED: "activity_task_canceled_event_attributes",
 }
-_TASK_DONE = {EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED, EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT}
+_TASK_DONE = {
+    EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED: "workflow_task_completed_event_attributes",
+    EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED: "workflow_task_failed_event_attributes",
+    EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT: "workflow_task_timed_out_event_attributes",
+}
 _CLOSED = {
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
@@ -217,6 +222,18 @@ _CLOSED = {
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
 }
+
+
+def task_ended(event) -> int | None:
+    """The scheduled event id of the activity or workflow task that ``event`` ends, if it ends one."""
+    name = _ACTIVITY_DONE.get(event.event_type) or _TASK_DONE.get(event.event_type)
+    return getattr(event, name).scheduled_event_id if name else None
+
+
+def busy_spans(events) -> list[tuple[datetime, datetime]]:
+    """(scheduled, ended) of every workflow task and activity in the history: when the case was not idle."""
+    at = {e.event_id: e.event_time.ToDatetime().replace(tzinfo=UTC) for e in events}
+    return [(at[scheduled], at[e.event_id]) for e in events if (scheduled := task_ended(e)) is not None]
 
 
 def history_is_idle(events) -> bool:
@@ -231,8 +248,7 @@ def history_is_idle(events) -> bool:
         if e.event_type == _OPEN_ACTIVITY:
             open_activities.add(e.event_id)
         elif e.event_type in _ACTIVITY_DONE:
-            attrs = next(getattr(e, f) for f in ("activity_task_completed_event_attributes", "activity_task_failed_event_attributes", "activity_task_timed_out_event_attributes", "activity_task_canceled_event_attributes") if e.HasField(f))
-            open_activities.discard(attrs.scheduled_event_id)
+            open_activities.discard(task_ended(e))
         elif e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
             task_open = True
         elif e.event_type in _TASK_DONE:
