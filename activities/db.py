@@ -15,6 +15,8 @@ collide.
 from __future__ import annotations
 
 import hashlib
+import sqlite3
+import time
 from typing import Any
 
 from sqlalchemy import BigInteger, Connection, Engine, event, inspect, text
@@ -32,13 +34,30 @@ def make_engine(url: str) -> Engine:
         @event.listens_for(engine, "connect")
         def _pragmas(conn, _record):  # WAL lets readers (CLI, reports) run beside the worker
             cur = conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
+            _while_locked(lambda: cur.execute("PRAGMA journal_mode=WAL"))
             cur.execute("PRAGMA synchronous=FULL")
             cur.close()
     else:
         engine = create_engine(url, pool_pre_ping=True)
     _create_tables(engine)
     return engine
+
+
+def _while_locked(statement, seconds: float = 30.0) -> None:
+    """Run ``statement`` again while SQLite answers "database is locked".
+
+    Switching a new database to WAL needs it to itself, and SQLite refuses at once, without
+    waiting its busy timeout, when another process is opening it at the same moment (seen
+    with six processes opening a new register together); so wait here instead."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            statement()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 # Key of the PostgreSQL advisory lock that serialises table creation (any fixed 64-bit number).

@@ -129,7 +129,7 @@ class BreachResponseWorkflow:
         if not s.system.known:
             self._finding("unknown_system", f"system {report.system_id!r} is not in the system inventory; the SOP must identify it and its compliance documents")
         await self._load_operators()
-        await self._register(
+        await workflow.execute_activity_method(
             RegisterActivities.open_case,
             CaseOpening(report=report, system_known=s.system.known, stage=s.stage.value, opened_at=now),
             summary="Register the case (plan, Appendix A tracking)",
@@ -235,13 +235,13 @@ class BreachResponseWorkflow:
         self._event("decision_accepted", decision=name, role=note.role, by=note.by, detail=decision.rationale)
         message = await getattr(self, f"_on_{name}")(decision, payload)
         self._wake = True
-        await self._register(
+        record = workflow.execute_activity_method(
             RegisterActivities.record_decision,
             DecisionEntry(breach_id=s.report.breach_id, decision_id=decision.decision_id, decision=name, role=note.role, decided_by=note.by, decided_at=note.at, rationale=decision.rationale, payload=payload.model_dump(mode="json")),
             summary=f"Record decision {name} by {note.by} ({note.role})",
             **QUICK,
         )
-        await self._sync()
+        await asyncio.gather(record, self._sync())  # independent writes: the decision answers when both are done
         return DecisionOutcome(decision=name, decision_id=decision.decision_id, stage=s.stage.value, message=message)
 
     @decide.validator
@@ -620,8 +620,7 @@ class BreachResponseWorkflow:
                     self._notify_failed("export", exc)
             else:
                 await self._round_done(result)
-                if workflow.patched("register-after-export-round"):
-                    await self._sync()  # the register learns the round's outcome: notified, and closed when the round closed the case
+                await self._sync()  # the register learns the round's outcome: notified, and closed when the round closed the case
         if self._export_due():
             if s.export_request is None or s.export_request.round != self._export_round():
                 await self._prepare_letters()
@@ -643,7 +642,7 @@ class BreachResponseWorkflow:
 
     async def _round_done(self, result: NotifyResult) -> None:
         s, c = self.s, result.counts
-        await self._register(RegisterActivities.record_notification_round, RoundEntry(result=result, completed_at=workflow.now()), summary=f"Register round {result.round}: {c.recipients} recipients", **QUICK)
+        await workflow.execute_activity_method(RegisterActivities.record_notification_round, RoundEntry(result=result, completed_at=workflow.now()), summary=f"Register round {result.round}: {c.recipients} recipients", **QUICK)
         s.rounds.append(result)
         if result.substitute_notice_required:
             until = (workflow.now() + timedelta(days=90)).date().isoformat()
@@ -870,7 +869,7 @@ class BreachResponseWorkflow:
         self._event("closed", stage=Stage.closed.value, detail=outcome)
         self._wake = True
         self._publish()
-        await self._register(RegisterActivities.audit, self._audit_entry("closed", {"outcome": outcome}), summary=f"Audit: closed ({outcome})", **QUICK)
+        await workflow.execute_activity_method(RegisterActivities.audit, self._audit_entry("closed", {"outcome": outcome}), summary=f"Audit: closed ({outcome})", **QUICK)
 
     # ------------------------------------------------------------------ clocks
 
@@ -1002,24 +1001,24 @@ class BreachResponseWorkflow:
         receipt = await workflow.execute_activity_method(OutboxActivities.deliver, OutboundReport(breach_id=s.report.breach_id, kind=kind, document=document), summary=summary, **QUICK)
         s.outbox.append(receipt.location)
         self._event("report_sent", detail=f"{kind} -> {receipt.location}")
-        await self._register(RegisterActivities.audit, self._audit_entry(f"sent:{kind}", {"location": receipt.location, "sha256": receipt.sha256}), summary=f"Audit: sent {kind}", **QUICK)
+        await workflow.execute_activity_method(RegisterActivities.audit, self._audit_entry(f"sent:{kind}", {"location": receipt.location, "sha256": receipt.sha256}), summary=f"Audit: sent {kind}", **QUICK)
         return receipt.location
-
-    def _register(self, activity, arg, *, summary: str, **options):
-        """A register write (the case row, decisions, clocks, audit events, rounds), as a local
-        activity: it runs on the worker that runs the case, without a round trip through the
-        server's task queue, which shortens every decision (the update waits for these
-        writes) and the history. The writes are idempotent upserts, so a retry after a
-        crash writes nothing twice."""
-        return workflow.execute_local_activity_method(activity, arg, summary=summary, **options)
 
     def _audit_entry(self, kind: str, detail: dict) -> AuditEntry:
         breach = self.s.report.breach_id
         return AuditEntry(event_key=f"{breach}:{kind}", breach_id=breach, at=workflow.now(), kind=kind, actor="workflow", detail=detail)
 
     async def _sync(self) -> None:
+        """Bring the register's case row and clocks up to this state, as a local activity: it runs
+        on this worker without a round trip through the server, which shortens every decision
+        (the update waits for it). Only this write is local: it is a last-writer-wins snapshot,
+        so a write made by a workflow task that was then lost (a killed worker or server) is
+        overwritten by the task that replaces it. Decisions, audit events and rounds are
+        written once and never overwritten, so they stay ordinary activities, scheduled only
+        by committed workflow tasks (the crash soak found a decision recorded with the time
+        of a lost task when these were local)."""
         s = self.s
-        await self._register(
+        await workflow.execute_local_activity_method(
             RegisterActivities.sync_case,
             CaseSync(
                 breach_id=s.report.breach_id,

@@ -322,7 +322,6 @@ class Exporter:
                 recorded = None
             if db.get("status") == "done":
                 return self._stored(db)
-            self.letters.check(req.facts, req.languages, [req.round])
             sha = sha256_file(roster)
             if req.roster_sha256 and sha != req.roster_sha256:
                 raise RosterError(f"roster {roster.name} has sha256 {sha}, not the expected {req.roster_sha256}")
@@ -336,6 +335,8 @@ class Exporter:
             try:
                 if db.get("phase") != "complete":
                     self._export(req, roster, sha, layout, db, secret, previous, heartbeat, on_progress)
+                else:
+                    self.letters.check(req.facts, req.languages, [req.round])  # (in _export, beside the reader's start)
                 return self._finish(req, roster, sha, layout, db)
             finally:
                 if previous is not None:
@@ -394,6 +395,9 @@ class Exporter:
         try:
             with gc_paused(), contextlib.ExitStack() as stack:
                 steps = stack.enter_context(ReaderProcess(plan)) if pipeline else in_process(plan)
+                # The templates are checked again before the first row, while the reader process starts
+                # (it reads ahead into a pipe; nothing is written until the check has passed).
+                self.letters.check(req.facts, req.languages, [req.round])
                 interval = _Interval()
                 for step in steps:
                     prep = step.prep
