@@ -24,8 +24,9 @@ Afterwards, for every case:
   e.g. on the dead worker's sticky queue; an activity run again after its start-to-close
   timeout), and a restarted worker first replays every open case, so a case can also wait
   for a busy worker. A timer due while its case cannot run fires when it runs again: it is
-  checked to be within TOLERANCE of that, and counted apart in the summary. A timer the
-  server fires late while the case could run is an anomaly;
+  checked to be within TOLERANCE of that, and counted apart in the summary (a timer armed
+  by a slow workflow task also fires late by that task's time: the server starts it when the
+  task completes). A timer that fires late while the case could run is an anomaly;
 * the register (case row, decisions, clocks) agrees with the workflow, and the audit
   hash chain verifies;
 * (roster cases) one notification round each, in the register, and no recipient twice in
@@ -299,7 +300,7 @@ class SoakResult:
             f"{s.answered_applied} repeat(s) answered 'already applied' by the case, the others by the server (same update id); "
             f"{s.not_ready} 'try again in a moment' refusal(s) asked again; longest wait for an answer {s.longest_decision:.1f} s",
             f"clocks checked:   {s.timer_firings} timer firings (reminders, escalations) of {s.clock_runs} clock runs: {s.on_time} within {TOLERANCE.total_seconds():.0f} s of due "
-            f"(latest {s.max_late_on_time:.2f} s); {s.after_stall} due while their case could not run (a process down, a task or activity outstanding or lost), "
+            f"(latest {s.max_late_on_time:.2f} s); {s.after_stall} due while their case could not run (a process down, a task or activity outstanding or lost, its timer armed by a slow task), "
             f"each within {TOLERANCE.total_seconds():.0f} s after the case ran again (latest {s.max_late_after_stall:.2f} s after due)",
         ]
         if s.uncommitted_rows:
@@ -566,17 +567,26 @@ class Soak:
             self.anomaly(f"{wid}: its history does not replay: {str(failure)[:300]}")
 
     def stalls(self, history: list) -> list[tuple[datetime, datetime]]:
-        """When the case could not fire a timer: a process down (a kill until the restart), and
-        whenever it was not idle, a workflow task or an activity outstanding (waiting for a
-        worker, running, or lost with a killed one until it timed out); spans less than
-        TOLERANCE apart merged. A timer due then fires when the case is idle again."""
-        merged: list[tuple[datetime, datetime]] = []
-        for start, end in sorted([*((o.killed_at, o.back_at) for o in self.outages), *busy_spans(history)]):
-            if merged and start <= merged[-1][1] + TOLERANCE:
-                merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-            else:
-                merged.append((start, end))
-        return merged
+        """When the case could not fire a timer on time; spans less than TOLERANCE apart merged:
+
+        * a process down (a kill until the restart);
+        * the case not idle: a workflow task or an activity outstanding (waiting for a worker,
+          running, lost with a killed one and retried) (``busy_spans``);
+        * a timer armed by a slow workflow task: the case computes the timer from the task's
+          start, the server starts it when the task completes, so it fires that much later.
+
+        A timer due in a stall fires once the case can run again (``free_at``)."""
+        at = {e.event_id: e.event_time.ToDatetime().replace(tzinfo=UTC) for e in history}
+        by_id = {e.event_id: e for e in history}
+        canceled = {e.timer_canceled_event_attributes.started_event_id for e in history if e.event_type == EventType.EVENT_TYPE_TIMER_CANCELED}
+        armed = []
+        for e in history:
+            if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED and e.event_id not in canceled:
+                attrs = e.timer_started_event_attributes
+                task_started = at[by_id[attrs.workflow_task_completed_event_id].workflow_task_completed_event_attributes.started_event_id]
+                fire = attrs.start_to_fire_timeout.ToTimedelta()
+                armed.append((task_started + fire, at[e.event_id] + fire))
+        return sorted([*((o.killed_at, o.back_at) for o in self.outages), *busy_spans(history), *armed])
 
     def check_clocks(self, sc: SoakCase, view, timeline: list[TimelineEvent], stalls: list[tuple[datetime, datetime]]) -> None:
         """Every timer of every clock run fired at its due time: within TOLERANCE, or, when the case
@@ -600,8 +610,8 @@ class Soak:
             for what, due, event in (("reminder", run.reminder, run.reminded), ("escalation", run.due, run.fired)):
                 if due is None or due < run.start or (what == "reminder" and due >= run.due):
                     continue  # no timer: due before the clock was set (settled at once), or no reminder
-                stall = next(((a, b) for a, b in stalls if a - TOLERANCE <= due <= b), None)
-                latest = (stall[1] if stall else due) + TOLERANCE
+                free = free_at(due, stalls)
+                latest = free + TOLERANCE
                 if event is None:
                     # Not fired: right when the run ended (a decision, or the escalation) before its timer was due to be processed.
                     if run.end is None or run.end > latest:
@@ -612,7 +622,7 @@ class Soak:
                 if event.due_at != run.due:
                     self.anomaly(f"{bid}: clock {run.clock} {what} names due {event.due_at}; the run was due {run.due}")
                 if not due <= event.at <= latest:
-                    self.anomaly(f"{bid}: clock {run.clock} {what} due {due:%H:%M:%S.%f} fired at {event.at:%H:%M:%S.%f} ({late:+.2f} s{'; the case was stalled until %s' % f'{stall[1]:%H:%M:%S.%f}' if stall else ''})")
+                    self.anomaly(f"{bid}: clock {run.clock} {what} due {due:%H:%M:%S.%f} fired at {event.at:%H:%M:%S.%f} ({late:+.2f} s{f'; the case could not run until {free:%H:%M:%S.%f}' if free > due else ''})")
                 elif late <= TOLERANCE.total_seconds():
                     self.stats.on_time += 1
                     self.stats.max_late_on_time = max(self.stats.max_late_on_time, late)
@@ -677,6 +687,18 @@ class Soak:
             if export not in self.exports:
                 self.anomaly(f"{export}: a mail-house export of no round in the register")
                 self.check_export(export)
+
+
+def free_at(due: datetime, stalls: list[tuple[datetime, datetime]]) -> datetime:
+    """The first moment from ``due`` on outside every stall (stalls that follow on one another chain)."""
+    slack = timedelta(milliseconds=100)  # a stall starts when the timer fires, a moment after its due time
+    free, moved = due, True
+    while moved:
+        moved = False
+        for start, end in stalls:
+            if start - slack <= free < end:
+                free, moved = end, True
+    return free
 
 
 @dataclass

@@ -231,9 +231,20 @@ def task_ended(event) -> int | None:
 
 
 def busy_spans(events) -> list[tuple[datetime, datetime]]:
-    """(scheduled, ended) of every workflow task and activity in the history: when the case was not idle."""
+    """When the case was not idle: (scheduled, ended) of every activity and workflow task in the
+    history. A workflow task that failed or timed out lasts until the next one starts: the server
+    retries it meanwhile, and writes only the last attempt into the history."""
     at = {e.event_id: e.event_time.ToDatetime().replace(tzinfo=UTC) for e in events}
-    return [(at[scheduled], at[e.event_id]) for e in events if (scheduled := task_ended(e)) is not None]
+    starts = [at[e.event_id] for e in events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED]
+    spans = []
+    for e in events:
+        if (scheduled := task_ended(e)) is None:
+            continue
+        end = at[e.event_id]
+        if e.event_type in (EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED, EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT):
+            end = next((t for t in starts if t >= end), end)
+        spans.append((at[scheduled], end))
+    return spans
 
 
 def history_is_idle(events) -> bool:
