@@ -5,15 +5,16 @@ a network error is deduplicated by the server, and the workflow refuses a differ
 decision that reuses a decision id it has already applied.
 
 Two failures are kept apart: ``DecisionRefused`` (the case said no, with its reason) and
-``DecisionNotDelivered`` (Temporal could not be reached or did not answer in time, so
-the sender cannot know whether the decision was applied; sending the same decision again
-is safe).
+``DecisionNotDelivered`` (Temporal could not be reached or did not answer in time, or the
+case cannot take decisions for now because its workflow task keeps failing, so the sender
+does not know whether the decision was applied; sending the same decision again is safe).
 """
 
 from __future__ import annotations
 
 import hashlib
 
+from temporalio.api.errordetails.v1 import WorkflowNotReadyFailure
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -51,6 +52,14 @@ async def submit(handle: WorkflowHandle, name: str, decision: Decision) -> Decis
     except RPCError as exc:
         if exc.status in TRANSIENT:
             raise DecisionNotDelivered(f"Temporal could not be reached or failed ({exc.status.name}: {exc.message})") from None
+        if _not_ready(exc):
+            raise DecisionNotDelivered(f"the case cannot take decisions for now: its workflow task keeps failing and the server retries it ({exc.message})") from None
         if exc.status is RPCStatusCode.NOT_FOUND:
             raise DecisionRefused("the case is closed or does not exist; no decision can be applied") from None
         raise DecisionRefused(exc.message) from None
+
+
+def _not_ready(exc: RPCError) -> bool:
+    """The server turns updates away while the case's workflow task has failed several times
+    in a row (a worker overloaded or crashing, or a fault being retried): no answer from the case."""
+    return exc.status is RPCStatusCode.FAILED_PRECONDITION and any(d.Is(WorkflowNotReadyFailure.DESCRIPTOR) for d in exc.grpc_status.details)

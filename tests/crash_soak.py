@@ -18,12 +18,15 @@ Afterwards, for every case:
   timeline, its history (accepted updates), the register's decisions and the audit trail;
 * every clock fired at its original due time: each reminder and escalation is at or
   after its due time and within TOLERANCE of it (as in tests/test_workflow_restart.py),
-  the due times never moved from what the case showed before the kills, and no timer that
+  the due times never moved from what the register showed before each kill, no timer that
   came due was left unfired. A kill can stall a case: while a process is down, and when
   its history shows work lost with the killed process (a workflow task that timed out,
   e.g. on the dead worker's sticky queue; an activity run again after its start-to-close
-  timeout). A timer due during such a stall fires when the case runs again: it is checked
-  to be within TOLERANCE of the stall's end, and counted apart in the summary;
+  timeout), and a restarted worker first replays every open case, so a case can also wait
+  for a busy worker. A timer due while its case cannot run fires when it runs again: it is
+  checked to be within TOLERANCE of that, and counted apart in the summary (a timer armed
+  by a slow workflow task also fires late by that task's time: the server starts it when the
+  task completes). A timer that fires late while the case could run is an anomaly;
 * the register (case row, decisions, clocks) agrees with the workflow, and the audit
   hash chain verifies;
 * (roster cases) one notification round each, in the register, and no recipient twice in
@@ -55,6 +58,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+from sqlalchemy import Engine
 from sqlmodel import Session, select
 from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
 from temporalio.client import Client, WorkflowHistory
@@ -63,7 +67,7 @@ from temporalio.worker import Replayer
 
 from activities import audit
 from activities.db import make_engine
-from models.case import CaseConfig, Clock, ClockKind, Stage, TimelineEvent
+from models.case import CaseConfig, Stage, TimelineEvent
 from models.decisions import Decision
 from models.intake import Recipient
 from models.inventory import load_inventory
@@ -72,7 +76,7 @@ from starter.decisions import DecisionNotDelivered, DecisionRefused, submit
 from tests.processes import Services
 from tests.test_notify_common import make_roster, read_rows
 from tests.test_workflow_restart import TOLERANCE
-from tests.workflow_env import NOTIFICATION, Case, Harness, RealTime, World, build_report
+from tests.workflow_env import NOTIFICATION, Case, Harness, RealTime, World, build_report, busy_spans
 from worker.converter import data_converter
 from worker.main import WORKFLOWS, workflow_runner
 from workflows import clocks as rules
@@ -81,12 +85,13 @@ from workflows.breach import EXPORT, PREPARE
 T = TypeVar("T")
 
 # How long one decision may take to be answered, kills included: a check of the letters the killed
-# worker was running is retried only after its start-to-close timeout, and CMS approval is
-# refused ("try again in a moment") until it is done.
-DECISION_DEADLINE = PREPARE["start_to_close_timeout"].total_seconds() + 60
+# worker was running is retried only after its start-to-close timeout (CMS approval is refused,
+# "try again in a moment", until it is done), and a restarted worker first replays the open cases.
+RECOVERY = 180.0
+DECISION_DEADLINE = PREPARE["start_to_close_timeout"].total_seconds() + RECOVERY
 # How long a case may take to close after its last decision: a check of the letters the killed
 # worker was running is retried after its timeout, an export after its heartbeat timeout.
-CLOSING_DEADLINE = PREPARE["start_to_close_timeout"].total_seconds() + EXPORT["heartbeat_timeout"].total_seconds() + 60
+CLOSING_DEADLINE = PREPARE["start_to_close_timeout"].total_seconds() + EXPORT["heartbeat_timeout"].total_seconds() + RECOVERY
 # One submission attempt; an update waits while the worker is down.
 ATTEMPT_TIMEOUT = 45.0
 # The workflow's words for "not yet": a step of the case (scoring, the letters check) is still under way.
@@ -233,7 +238,7 @@ class SoakCase:
     prefix: int = 0  # steps applied before the kills
     done: int = 0  # steps applied
     stopped: bool = False  # an anomaly stopped its script
-    seen: dict[tuple[str, datetime], Clock] = field(default_factory=dict)  # clock runs as the case showed them
+    seen: dict[tuple[str, datetime], datetime] = field(default_factory=dict)  # (clock, started) -> due, as the register showed them before the kills
     signed: dict[int, Decision] = field(default_factory=dict)
 
     @property
@@ -258,6 +263,7 @@ class Stats:
     max_late_on_time: float = 0.0
     max_late_after_stall: float = 0.0
     clock_runs: int = 0
+    uncommitted_rows: int = 0  # clock rows seen in the register before a kill that no completed workflow task wrote
     exports: int = 0
     letters: int = 0
 
@@ -294,9 +300,11 @@ class SoakResult:
             f"{s.answered_applied} repeat(s) answered 'already applied' by the case, the others by the server (same update id); "
             f"{s.not_ready} 'try again in a moment' refusal(s) asked again; longest wait for an answer {s.longest_decision:.1f} s",
             f"clocks checked:   {s.timer_firings} timer firings (reminders, escalations) of {s.clock_runs} clock runs: {s.on_time} within {TOLERANCE.total_seconds():.0f} s of due "
-            f"(latest {s.max_late_on_time:.2f} s); {s.after_stall} due while a kill stalled their case (process down, its task or activity lost), "
+            f"(latest {s.max_late_on_time:.2f} s); {s.after_stall} due while their case could not run (a process down, a task or activity outstanding or lost, its timer armed by a slow task), "
             f"each within {TOLERANCE.total_seconds():.0f} s after the case ran again (latest {s.max_late_after_stall:.2f} s after due)",
         ]
+        if s.uncommitted_rows:
+            lines.append(f"register:         {s.uncommitted_rows} clock row(s) seen before a kill came from workflow tasks lost with a killed process (the snapshot is a local activity), overwritten by the next sync")
         if s.exports:
             lines.append(f"exports checked:  {s.exports} mail-house file(s), {s.letters} letters")
         if self.slow_tasks:
@@ -307,9 +315,10 @@ class SoakResult:
 
 
 class Soak:
-    def __init__(self, services: Services, client: Client, rng: random.Random, *, concurrency: int, levels: tuple[float, float]) -> None:
+    def __init__(self, services: Services, client: Client, rng: random.Random, engine: Engine, *, concurrency: int, levels: tuple[float, float]) -> None:
         self.services, self.client, self.rng = services, client, rng
         self.settings = services.settings
+        self.engine = engine  # the register
         self.harness = Harness(World(env=RealTime(client), settings=self.settings, inventory=load_inventory(self.settings.inventory_path), skips_time=False, operators=services.operators))
         self.gate = asyncio.Semaphore(concurrency)
         self.levels = levels
@@ -351,9 +360,7 @@ class Soak:
         config = self.config(rng)
         async with self.gate:
             case = await self.harness.file(build_report(script.sample, await self.harness.now(), **changes), config=config)
-        sc = SoakCase(number, script, case, rng)
-        await self.record_clocks(sc)
-        return sc
+        return SoakCase(number, script, case, rng)
 
     def make_roster(self, number: int) -> str:
         """A small synthetic roster (../shared/tools/make_roster.py) in the worker's notify folder; its URI."""
@@ -390,7 +397,6 @@ class Soak:
             await self.send(sc, index, decision, again=True)
         sc.done = index + 1
         self.sent += 1
-        await self.record_clocks(sc)
 
     async def send(self, sc: SoakCase, index: int, decision: Decision, again: bool = False) -> int:
         """Submit until the case answers; returns the attempts. A refusal is an AssertionError,
@@ -432,12 +438,18 @@ class Soak:
     async def view(self, sc: SoakCase, timeout: float = DECISION_DEADLINE):
         return await self.patiently(sc.case.view, timeout)
 
-    async def record_clocks(self, sc: SoakCase) -> None:
-        """Remember each clock run as the case shows it now; a run whose due time changed is an anomaly."""
-        for c in (await self.view(sc)).clocks:
-            before = sc.seen.setdefault((c.clock, c.started_at), c)
-            if (before.due_at, before.reminder_at) != (c.due_at, c.reminder_at):
-                self.anomaly(f"{sc.breach_id}: clock {c.clock} started {c.started_at:%H:%M:%S} moved from due {before.due_at} (reminder {before.reminder_at}) to {c.due_at} (reminder {c.reminder_at})")
+    def record_clocks(self) -> None:
+        """Remember every case's clock runs as the register shows them now (read there, it costs the
+        worker nothing); a run whose due time has changed since is an anomaly."""
+        cases = {sc.breach_id: sc for sc in self.cases}
+        with Session(self.engine) as session:
+            for c in session.exec(select(ClockRecord)):
+                sc = cases.get(c.breach_id)
+                if sc is None or c.due_at is None:
+                    continue
+                before = sc.seen.setdefault((c.clock, c.started_at), c.due_at)
+                if before != c.due_at:
+                    self.anomaly(f"{sc.breach_id}: clock {c.clock} started {c.started_at:%H:%M:%S} moved from due {before} to {c.due_at}")
 
     async def drive(self, sc: SoakCase, upto: int, think: float) -> None:
         """Apply the case's steps up to ``upto``, pausing up to ``think`` seconds before each; a failure is an anomaly."""
@@ -462,6 +474,7 @@ class Soak:
             if driving.done():
                 self.anomaly(f"the decisions were all sent before the kill of the {process} (threshold {threshold}): kill not done")
                 continue
+            self.record_clocks()  # the due times before this kill
             await asyncio.sleep(self.rng.uniform(0, 0.5))
             while self.in_flight == 0 and not driving.done():
                 await asyncio.sleep(0.005)
@@ -479,7 +492,7 @@ class Soak:
 
     # -- checks
 
-    async def check(self, sc: SoakCase, engine) -> WorkflowHistory | None:
+    async def check(self, sc: SoakCase) -> WorkflowHistory | None:
         """Every check of one case after its last decision; each failure is an anomaly line. Returns its history."""
         bid, script = sc.breach_id, sc.script
         result = None
@@ -538,7 +551,7 @@ class Soak:
             self.anomaly(f"{bid}: the outbox lists a document twice: {[p for p, n in Counter(view.outbox).items() if n > 1]}")
 
         self.check_clocks(sc, view, timeline, self.stalls(history))
-        self.check_register(sc, view, engine)
+        self.check_register(sc, view)
         return whole
 
     async def check_replay(self, histories: list[WorkflowHistory]) -> None:
@@ -554,39 +567,42 @@ class Soak:
             self.anomaly(f"{wid}: its history does not replay: {str(failure)[:300]}")
 
     def stalls(self, history: list) -> list[tuple[datetime, datetime]]:
-        """When the case could not run because of a kill: a process down, and what its history shows
-        was lost with a killed process (a workflow task that timed out, an activity run again), each
-        until the case's next workflow task started; overlapping spans merged."""
-        at = [e.event_time.ToDatetime().replace(tzinfo=UTC) for e in history]
-        started = [i for i, e in enumerate(history) if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED]
-        by_id = {e.event_id: i for i, e in enumerate(history)}
+        """When the case could not fire a timer on time; spans less than TOLERANCE apart merged:
 
-        def next_task(i: int) -> datetime:
-            return next((at[j] for j in started if j > i), at[-1])
+        * a process down (a kill until the restart);
+        * the case not idle: a workflow task or an activity outstanding (waiting for a worker,
+          running, lost with a killed one and retried) (``busy_spans``);
+        * a timer armed by a slow workflow task: the case computes the timer from the task's
+          start, the server starts it when the task completes, so it fires that much later.
 
-        spans = [(o.killed_at, o.back_at) for o in self.outages]
-        for i, e in enumerate(history):
-            if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
-                spans.append((at[by_id[e.workflow_task_timed_out_event_attributes.scheduled_event_id]], next_task(i)))
-            elif e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED and e.activity_task_started_event_attributes.attempt > 1:
-                spans.append((at[by_id[e.activity_task_started_event_attributes.scheduled_event_id]], next_task(i)))
-        merged: list[tuple[datetime, datetime]] = []
-        for start, end in sorted(spans):
-            if merged and start <= merged[-1][1] + TOLERANCE:
-                merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-            else:
-                merged.append((start, end))
-        return merged
+        A timer due in a stall fires once the case can run again (``free_at``)."""
+        at = {e.event_id: e.event_time.ToDatetime().replace(tzinfo=UTC) for e in history}
+        by_id = {e.event_id: e for e in history}
+        canceled = {e.timer_canceled_event_attributes.started_event_id for e in history if e.event_type == EventType.EVENT_TYPE_TIMER_CANCELED}
+        armed = []
+        for e in history:
+            if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED and e.event_id not in canceled:
+                attrs = e.timer_started_event_attributes
+                task_started = at[by_id[attrs.workflow_task_completed_event_id].workflow_task_completed_event_attributes.started_event_id]
+                fire = attrs.start_to_fire_timeout.ToTimedelta()
+                armed.append((task_started + fire, at[e.event_id] + fire))
+        return sorted([*((o.killed_at, o.back_at) for o in self.outages), *busy_spans(history), *armed])
 
     def check_clocks(self, sc: SoakCase, view, timeline: list[TimelineEvent], stalls: list[tuple[datetime, datetime]]) -> None:
-        """Every timer of every clock run fired at its due time: within TOLERANCE, or, when a kill
-        stalled the case at that time, within TOLERANCE after the case ran again."""
+        """Every timer of every clock run fired at its due time: within TOLERANCE, or, when the case
+        could not run then (``stalls``), within TOLERANCE after it could; no due time moved."""
         bid = sc.breach_id
-        known = {(c.clock, c.due_at): c for c in [*sc.seen.values(), *view.clocks]}
-        runs = clock_runs(timeline, lambda clock, due, start: known[(clock, due)].reminder_at if (clock, due) in known else rules.reminder_at(start, due, sc.case.config))
-        for c in sc.seen.values():
-            if c.kind is ClockKind.service_level and c.due_at is not None and not any(r.clock == c.clock and r.due == c.due_at for r in runs):
-                self.anomaly(f"{bid}: the case showed clock {c.clock} due {c.due_at}; its timeline has no run with that due time")
+        final = {(c.clock, c.due_at): c.reminder_at for c in view.clocks}  # a clock set again (a new run) is a service level, started when set
+        runs = clock_runs(timeline, lambda clock, due, start: final[(clock, due)] if (clock, due) in final else rules.reminder_at(start, due, sc.case.config))
+        for (clock, started), due in sorted(sc.seen.items()):
+            if any(r.clock == clock and r.due == due for r in runs):
+                continue
+            if any(r.clock == clock and r.start == started for r in runs):
+                self.anomaly(f"{bid}: clock {clock} started {started:%H:%M:%S} was due {due} before a kill (the register showed it); its run is due otherwise")
+            else:
+                # Not a run of the case's: the register snapshot (a local activity) of a workflow task that never
+                # completed, lost with a killed process and overwritten since (check_register holds the final rows).
+                self.stats.uncommitted_rows += 1
         for run in runs:
             self.stats.clock_runs += 1
             for problem in run.problems:
@@ -594,8 +610,8 @@ class Soak:
             for what, due, event in (("reminder", run.reminder, run.reminded), ("escalation", run.due, run.fired)):
                 if due is None or due < run.start or (what == "reminder" and due >= run.due):
                     continue  # no timer: due before the clock was set (settled at once), or no reminder
-                stall = next(((a, b) for a, b in stalls if a - TOLERANCE <= due <= b), None)
-                latest = (stall[1] if stall else due) + TOLERANCE
+                free = free_at(due, stalls)
+                latest = free + TOLERANCE
                 if event is None:
                     # Not fired: right when the run ended (a decision, or the escalation) before its timer was due to be processed.
                     if run.end is None or run.end > latest:
@@ -606,7 +622,7 @@ class Soak:
                 if event.due_at != run.due:
                     self.anomaly(f"{bid}: clock {run.clock} {what} names due {event.due_at}; the run was due {run.due}")
                 if not due <= event.at <= latest:
-                    self.anomaly(f"{bid}: clock {run.clock} {what} due {due:%H:%M:%S.%f} fired at {event.at:%H:%M:%S.%f} ({late:+.2f} s{'; the case was stalled until %s' % f'{stall[1]:%H:%M:%S.%f}' if stall else ''})")
+                    self.anomaly(f"{bid}: clock {run.clock} {what} due {due:%H:%M:%S.%f} fired at {event.at:%H:%M:%S.%f} ({late:+.2f} s{f'; the case could not run until {free:%H:%M:%S.%f}' if free > due else ''})")
                 elif late <= TOLERANCE.total_seconds():
                     self.stats.on_time += 1
                     self.stats.max_late_on_time = max(self.stats.max_late_on_time, late)
@@ -614,9 +630,9 @@ class Soak:
                     self.stats.after_stall += 1
                     self.stats.max_late_after_stall = max(self.stats.max_late_after_stall, late)
 
-    def check_register(self, sc: SoakCase, view, engine) -> None:
+    def check_register(self, sc: SoakCase, view) -> None:
         bid = sc.breach_id
-        with Session(engine) as session:
+        with Session(self.engine) as session:
             row = session.get(CaseRecord, bid)
             if row is None:
                 self.anomaly(f"{bid}: not in the register")
@@ -641,11 +657,12 @@ class Soak:
             wanted = {c.clock: (c.state.value, c.due_at) for c in view.clocks}
             if clocks != wanted:
                 self.anomaly(f"{bid}: register clocks differ from the workflow's: {sorted(set(clocks.items()) ^ set(wanted.items()))}")
-        log = audit.read_log(engine, bid)
+        log = audit.read_log(self.engine, bid)
         kinds = Counter(e["kind"] for e in log)
-        decided = [e["detail"]["decision_id"] for e in log if e["kind"].startswith("decision:")]
-        if sorted(decided) != sorted(sc.decision_id(i) for i in range(len(sc.script.steps))):
-            self.anomaly(f"{bid}: audit trail decisions {Counter(decided)} differ from the script's")
+        entries = [(e["detail"]["decision_id"], e["kind"].removeprefix("decision:"), datetime.fromisoformat(e["at"])) for e in log if e["kind"].startswith("decision:")]
+        if sorted(entries) != sorted(applied):
+            self.anomaly(f"{bid}: audit trail decisions differ from the workflow's: only in the trail {sorted(set(entries) - applied)}, only in the workflow {sorted(applied - set(entries))}"
+                         + (f", recorded twice {[k for k, n in Counter(entries).items() if n > 1]}" if len(set(entries)) != len(entries) else ""))
         if kinds["closed"] != 1:
             self.anomaly(f"{bid}: the audit trail records the closure {kinds['closed']} times")
         sent = sorted(e["detail"]["location"] for e in log if e["kind"].startswith("sent:"))
@@ -670,6 +687,18 @@ class Soak:
             if export not in self.exports:
                 self.anomaly(f"{export}: a mail-house export of no round in the register")
                 self.check_export(export)
+
+
+def free_at(due: datetime, stalls: list[tuple[datetime, datetime]]) -> datetime:
+    """The first moment from ``due`` on outside every stall (stalls that follow on one another chain)."""
+    slack = timedelta(milliseconds=100)  # a stall starts when the timer fires, a moment after its due time
+    free, moved = due, True
+    while moved:
+        moved = False
+        for start, end in stalls:
+            if start - slack <= free < end:
+                free, moved = end, True
+    return free
 
 
 @dataclass
@@ -742,9 +771,10 @@ async def run_soak(
     rng = random.Random(seed)
     scripts = [*SCRIPTS, ROSTER_SCRIPT] if roster_cases else list(SCRIPTS)
     services = Services.in_folder(data_dir, queue="soak")
+    engine = make_engine(services.settings.register_url)
     try:
         client = await services.start()
-        soak = Soak(services, client, rng, concurrency=concurrency, levels=levels)
+        soak = Soak(services, client, rng, engine, concurrency=concurrency, levels=levels)
 
         # Open cases spread over every stage.
         chosen = [scripts[i % len(scripts)] for i in range(cases)]
@@ -753,6 +783,7 @@ async def run_soak(
         log(f"{cases} cases filed in {time.monotonic() - started:.0f} s")
         soak.choose_prefixes()
         await asyncio.gather(*(soak.drive(sc, sc.prefix, think=0) for sc in soak.cases))
+        soak.record_clocks()
         spread = Counter()
         for sc in soak.cases:
             view = await soak.view(sc)
@@ -770,19 +801,15 @@ async def run_soak(
         await killing
         log(f"driven to the end with {len(soak.outages)} kills in {time.monotonic() - started:.0f} s")
 
-        engine = make_engine(services.settings.register_url)
-        try:
-            async def check(sc: SoakCase) -> WorkflowHistory | None:
-                async with soak.gate:
-                    return await soak.check(sc, engine)
+        async def check(sc: SoakCase) -> WorkflowHistory | None:
+            async with soak.gate:
+                return await soak.check(sc)
 
-            histories = [h for h in await asyncio.gather(*(check(sc) for sc in soak.cases)) if h is not None]
-            await soak.check_replay(histories)
-            chain = audit.verify(engine)
-            if not chain.ok:
-                soak.anomaly(f"audit chain: {chain.message}")
-        finally:
-            engine.dispose()
+        histories = [h for h in await asyncio.gather(*(check(sc) for sc in soak.cases)) if h is not None]
+        await soak.check_replay(histories)
+        chain = audit.verify(engine)
+        if not chain.ok:
+            soak.anomaly(f"audit chain: {chain.message}")
         soak.check_exports()
         for proc in (services.server, services.worker):
             if not proc.alive():
@@ -790,6 +817,7 @@ async def run_soak(
         return SoakResult(seed, cases, Counter(sc.script.kind for sc in soak.cases), spread, soak.outages, soak.sent, before, soak.stats, soak.anomalies, time.monotonic() - started, slow_workflow_tasks(services.worker.log))
     finally:
         services.stop()
+        engine.dispose()
 
 
 def slow_workflow_tasks(log: Path) -> list[float]:

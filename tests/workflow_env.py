@@ -196,13 +196,18 @@ async def dev_harness(dev: World) -> AsyncIterator[Harness]:
 
 
 _OPEN_ACTIVITY = EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+# The events that end an activity or a workflow task, and their attributes (which name the task's scheduled event).
 _ACTIVITY_DONE = {
-    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
-    EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED,
-    EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
-    EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: "activity_task_completed_event_attributes",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED: "activity_task_failed_event_attributes",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT: "activity_task_timed_out_event_attributes",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED: "activity_task_canceled_event_attributes",
 }
-_TASK_DONE = {EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED, EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT}
+_TASK_DONE = {
+    EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED: "workflow_task_completed_event_attributes",
+    EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED: "workflow_task_failed_event_attributes",
+    EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT: "workflow_task_timed_out_event_attributes",
+}
 _CLOSED = {
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
@@ -211,6 +216,29 @@ _CLOSED = {
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
 }
+
+
+def task_ended(event) -> int | None:
+    """The scheduled event id of the activity or workflow task that ``event`` ends, if it ends one."""
+    name = _ACTIVITY_DONE.get(event.event_type) or _TASK_DONE.get(event.event_type)
+    return getattr(event, name).scheduled_event_id if name else None
+
+
+def busy_spans(events) -> list[tuple[datetime, datetime]]:
+    """When the case was not idle: (scheduled, ended) of every activity and workflow task in the
+    history. A workflow task that failed or timed out lasts until the next one starts: the server
+    retries it meanwhile, and writes only the last attempt into the history."""
+    at = {e.event_id: e.event_time.ToDatetime().replace(tzinfo=UTC) for e in events}
+    starts = [at[e.event_id] for e in events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED]
+    spans = []
+    for e in events:
+        if (scheduled := task_ended(e)) is None:
+            continue
+        end = at[e.event_id]
+        if e.event_type in (EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED, EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT):
+            end = next((t for t in starts if t >= end), end)
+        spans.append((at[scheduled], end))
+    return spans
 
 
 def history_is_idle(events) -> bool:
@@ -225,8 +253,7 @@ def history_is_idle(events) -> bool:
         if e.event_type == _OPEN_ACTIVITY:
             open_activities.add(e.event_id)
         elif e.event_type in _ACTIVITY_DONE:
-            attrs = next(getattr(e, f) for f in ("activity_task_completed_event_attributes", "activity_task_failed_event_attributes", "activity_task_timed_out_event_attributes", "activity_task_canceled_event_attributes") if e.HasField(f))
-            open_activities.discard(attrs.scheduled_event_id)
+            open_activities.discard(task_ended(e))
         elif e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
             task_open = True
         elif e.event_type in _TASK_DONE:
