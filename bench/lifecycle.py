@@ -66,7 +66,7 @@ with workflow.unsafe.imports_passed_through():
     from starter.intake import file_report, parse_report
     from starter.signing import public_key_b64, sign, write_roster
     from tests.support import REPORTS
-    from worker.main import build_worker, workflow_runner
+    from worker.main import WORKFLOW_TASK_SLOTS, build_worker, workflow_runner
     from workflows.breach import BreachResponseWorkflow
 
 # What each decision's handler awaits before the update returns (workflows/breach.py), for the breakdown.
@@ -388,7 +388,8 @@ async def main(n: int, concurrency: int, rounds: int, idle_cases: int, synchrono
         life_cpu = [0.0, 0.0]
         base_cpu = [0.0, 0.0]
         with ThreadPoolExecutor(max_workers=16, thread_name_prefix="activity") as pool, ThreadPoolExecutor(max_workers=16, thread_name_prefix="baseline") as base_pool:
-            baseline_worker = Worker(client, task_queue=BASELINE_QUEUE, workflows=[EightSteps, Idle], activities=[noop_step], activity_executor=base_pool, workflow_runner=workflow_runner())
+            baseline_worker = Worker(client, task_queue=BASELINE_QUEUE, workflows=[EightSteps, Idle], activities=[noop_step], activity_executor=base_pool, workflow_runner=workflow_runner(),
+                                     max_concurrent_workflow_tasks=WORKFLOW_TASK_SLOTS)  # as the breach worker
             async with build_worker(client, settings, pool), baseline_worker:
                 # Warm-up (connections, sandbox, caches): a few cases and baseline workflows, not counted.
                 warm = Stats()

@@ -84,6 +84,7 @@ class BreachResponseWorkflow:
         self._published: dict[str, object] = {}
         self._notices: list[tuple[str, dict]] = []  # reminders and escalations to deliver
         self._export: asyncio.Task[NotifyResult] | None = None  # the running mail-house export
+        self._fired_at: datetime | None = None  # the due time of the main loop's timer, once it has fired
 
     # ------------------------------------------------------------------ main loop
 
@@ -106,7 +107,7 @@ class BreachResponseWorkflow:
             try:
                 await workflow.wait_condition(self._should_wake, timeout=timeout, timeout_summary=self._wake_summary())
             except TimeoutError:
-                pass  # a reminder or deadline is due: the next _tick handles it
+                self._fired_at = wake_at  # a reminder or deadline is due: the next _tick handles it
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.s.main_outcome or "closed"
 
@@ -936,8 +937,16 @@ class BreachResponseWorkflow:
             self._not_applicable("hipaa_media", f"{s.individuals} individuals: no state can have more than 500")
 
     def _tick(self) -> None:
-        """Fire every reminder, escalation and missed deadline whose time has come."""
-        s, now = self.s, workflow.now()
+        """Fire every reminder, escalation and missed deadline whose time has come.
+
+        After the main loop's timer fired, its moment has come even when the task's clock
+        says otherwise: under an overloaded worker the SDK (temporalio 1.35) was seen to
+        give a task the previous task's ``workflow.now()``. The task then skipped the clock
+        and set a new timer, and replaying it later (with the right time) fired the clock:
+        a nondeterminism error. Taking the later of the two makes both runs fire it.
+        """
+        s, now = self.s, max(workflow.now(), self._fired_at or workflow.now())
+        self._fired_at = None
         for name in sorted(s.clocks):
             c = s.clocks[name]
             if c.state is not ClockState.pending or c.due_at is None:
