@@ -86,9 +86,9 @@ def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecuto
         activity_executor=executor,
         workflow_runner=workflow_runner(),
         # Workflow tasks run Python under one interpreter lock: more at once only makes each
-        # slower. Measured by the crash soak: with the SDK's 100 slots, a worker restarted
-        # under 200 open cases took over 5 s for hundreds of tasks (some over the 10 s task
-        # timeout, so they ran twice). Scale out with more worker processes instead.
+        # slower. Measured by the crash soak (200 open cases, 6 kills): with the SDK's 100
+        # slots, 181 tasks took over 5 s (the longest 13.1 s, past the 10 s task timeout, so
+        # it ran twice); with 8, none. Scale out with more worker processes instead.
         max_concurrent_workflow_tasks=WORKFLOW_TASK_SLOTS,
         # Heartbeats reach the server at most this long after they are made, and a
         # cancellation (a hold stopping an export) reaches the activity with the next one.
