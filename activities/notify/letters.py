@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
-from jinja2 import BytecodeCache, Environment, FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound
+from jinja2 import BytecodeCache, Environment, FileSystemLoader, StrictUndefined, Template, TemplateError, TemplateNotFound
 from jinja2.bccache import Bucket
 from jinja2.utils import concat
 
@@ -267,13 +267,8 @@ class Letters:
             assert text is not None
             for variant in LetterVariant:
                 name = f"{code}/{variant.value}.txt.j2"
-                try:
-                    template = self.env.get_template(name)
-                except TemplateNotFound:
-                    problems.append(f"{name}: the template file is missing")
-                    continue
-                except TemplateError as exc:
-                    problems.append(f"{name}: {exc.__class__.__name__}: {exc}")
+                template = self._compiled(name, problems)
+                if template is None:
                     continue
                 for round_ in rounds or [1, 2]:
                     for large in (False, True):
@@ -297,14 +292,18 @@ class Letters:
             for document in DOCUMENTS:
                 if code != BASE_LANGUAGE and not self.has_document(document, code):
                     continue
-                name = f"{code}/{document}.txt.j2"
-                try:
-                    self.env.get_template(name)
-                except TemplateNotFound:
-                    problems.append(f"{name}: the template file is missing")
-                except TemplateError as exc:
-                    problems.append(f"{name}: {exc.__class__.__name__}: {exc}")
+                self._compiled(f"{code}/{document}.txt.j2", problems)
         return problems
+
+    def _compiled(self, name: str, problems: list[str]) -> Template | None:
+        """The template, or None with the reason added to ``problems`` (missing, or does not compile)."""
+        try:
+            return self.env.get_template(name)
+        except TemplateNotFound:
+            problems.append(f"{name}: the template file is missing")
+        except TemplateError as exc:
+            problems.append(f"{name}: {exc.__class__.__name__}: {exc}")
+        return None
 
     def _check_one(self, name, template, context, lang: Language, text: LetterText, facts: LetterFacts, round_: int, large: bool) -> list[str]:
         ctx = template.new_context(context)
