@@ -945,8 +945,9 @@ class BreachResponseWorkflow:
         and set a new timer, and replaying it later (with the right time) fired the clock:
         a nondeterminism error. Taking the later of the two makes both runs fire it.
         """
-        s, now = self.s, max(workflow.now(), self._fired_at or workflow.now())
-        self._fired_at = None
+        s, now = self.s, workflow.now()
+        if self._fired_at is not None:
+            now, self._fired_at = max(now, self._fired_at), None
         for name in sorted(s.clocks):
             c = s.clocks[name]
             if c.state is not ClockState.pending or c.due_at is None:
