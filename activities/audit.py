@@ -25,21 +25,18 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import uuid
 import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, inspect, select, text
-from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
-from activities.db import make_engine, upsert
-from models.records import AuditEntry
+from activities.db import upsert
+from models.records import AUDIT_KIND_LIMIT, AuditEntry
 from models.register import AuditEvent, AuditHead
 
 log = logging.getLogger(__name__)
@@ -49,7 +46,7 @@ GENESIS = "0" * 64
 PG_LOCK_KEY = int.from_bytes(hashlib.sha256(b"breach-response:audit_events").digest()[:8], "big", signed=True)
 # Column limits (PostgreSQL enforces them, SQLite does not): checked before writing so
 # both databases refuse the same entries with the same message.
-_LIMITS = {"event_key": 256, "breach_id": 200, "kind": 64, "actor": 200, "role": 32}
+_LIMITS = {"event_key": 256, "breach_id": 200, "kind": AUDIT_KIND_LIMIT, "actor": 200, "role": 32}
 _HEAD_ID = 1
 
 _EVENTS = AuditEvent.__table__
@@ -215,54 +212,6 @@ def upgrade(engine: Engine) -> int:
         session.commit()
     _current.add(engine)
     return chained or 0
-
-
-def record_refusal(
-    register: str | Engine,
-    *,
-    breach_id: str,
-    decision: str,
-    actor: str,
-    role: str | None,
-    reason: str,
-    decision_id: str | None = None,
-    source: str = "cli",
-    at: datetime | None = None,
-) -> int:
-    """Audit a REFUSED decision attempt (kind ``refused:<decision>``); returns the entry's seq.
-
-    ``register`` is the register URL (``Settings().register_url``) or an engine (a
-    long-running process such as the intake API should pass its own). The refusal is
-    recorded once per (decision id, reason): resubmitting the same refused decision is
-    the same attempt; without a decision id every call records a new attempt. Raises
-    ``FileNotFoundError`` for a SQLite register that does not exist (a wrong data
-    folder: recording there would hide the refusal in a stray file), ``AuditChainError``
-    and SQLAlchemy errors as ``append`` and the database do.
-    """
-    when = at or datetime.now(UTC)
-    attempt = f"{decision_id}\n{reason}" if decision_id else str(uuid.uuid4())
-    entry = AuditEntry(
-        event_key=f"{breach_id}:refused:{hashlib.sha256(attempt.encode('utf-8')).hexdigest()[:32]}",
-        breach_id=breach_id,
-        at=when,
-        kind=f"refused:{decision}"[: _LIMITS["kind"]],
-        actor=actor,
-        role=role,
-        detail={"decision": decision, "decision_id": decision_id, "reason": reason, "source": source},
-    )
-    if isinstance(register, str):
-        url = make_url(register)
-        if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:" and not Path(url.database).exists():
-            raise FileNotFoundError(f"no register at {url.database}: set BREACH_DATA_DIR or BREACH_DATABASE_URL to the service's register; the refusal was not recorded")
-    engine = make_engine(register) if isinstance(register, str) else register
-    try:
-        with Session(engine) as session:
-            seq = append(session, entry)
-            session.commit()
-        return seq
-    finally:
-        if isinstance(register, str):
-            engine.dispose()
 
 
 # ---------------------------------------------------------------------------- reading and verifying

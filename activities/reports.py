@@ -7,12 +7,11 @@ and counts, never data about individuals.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
 from temporalio import activity
 
+from models.records import DraftRequest
 from models.risk import RiskAssessment
 
 RECIPIENTS = {
@@ -20,23 +19,6 @@ RECIPIENTS = {
     "congress_oig": ["Congress", "HHS Office of the Inspector General"],
     "supplemental_30d": ["Congress"],
 }
-
-
-class DraftRequest(BaseModel):
-    kind: str
-    breach_id: str
-    system_id: str
-    system_name: str | None
-    discovered_at: datetime
-    determined_at: datetime | None
-    individuals: int
-    data_elements: list[str]
-    media: str
-    intent: str
-    hold: str | None
-    notice_status: str
-    assessment: RiskAssessment | None
-    drafted_at: datetime
 
 
 def _risk(assessment: RiskAssessment | None) -> dict[str, Any]:

@@ -36,13 +36,13 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
 from bench.common import _free_port, dev_server
 from models.case import CaseConfig
+from models.case_state import CaseInput
 from models.intake import IntakeReport
-from starter.intake import initial_search_attributes
-from starter.tokens import TokenStore
+from starter.intake.filing import initial_search_attributes
+from starter.intake.tokens import TokenStore
 from tests.support import REPORTS
 from worker.config import Settings
 from workflows.breach import BreachResponseWorkflow
-from workflows.state import CaseInput
 
 
 def serve() -> None:
@@ -51,7 +51,8 @@ def serve() -> None:
 
     import uvicorn
 
-    from starter.http_api import IntakeService, create_app
+    from starter.intake.http_api import create_app
+    from starter.intake.service import IntakeService
     from starter.stack import _QuietServer
     from worker.main import connect
 

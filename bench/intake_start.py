@@ -10,14 +10,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import time
-from collections.abc import Awaitable, Callable
 
 from temporalio import workflow
 
 from bench.common import dev_server
+from bench.measure import gated
 from models.inventory import load_inventory
-from starter.intake import file_report, parse_report
+from starter.intake.filing import file_report, parse_report
 from tests.support import REPORTS
 
 
@@ -26,18 +25,6 @@ class Noop:
     @workflow.run
     async def run(self) -> None:
         return None
-
-
-async def timed(n: int, concurrency: int, one: Callable[[int], Awaitable[None]]) -> float:
-    gate = asyncio.Semaphore(concurrency)
-
-    async def guarded(i: int) -> None:
-        async with gate:
-            await one(i)
-
-    start = time.perf_counter()
-    await asyncio.gather(*(guarded(i) for i in range(n)))
-    return n / (time.perf_counter() - start)
 
 
 async def main(n: int, concurrency: int, synchronous: str) -> None:
@@ -53,9 +40,9 @@ async def main(n: int, concurrency: int, synchronous: str) -> None:
         async def bare(i: int) -> None:
             await client.start_workflow(Noop.run, id=f"noop-{i}", task_queue="bench-noop")
 
-        await timed(20, concurrency, lambda i: bare(10_000 + i))  # warm-up: connections, caches
-        intake_rate = await timed(n, concurrency, intake)
-        bare_rate = await timed(n, concurrency, bare)
+        await gated(20, concurrency, lambda i: bare(10_000 + i))  # warm-up: connections, caches
+        intake_rate = n / await gated(n, concurrency, intake)
+        bare_rate = n / await gated(n, concurrency, bare)
     print(f"dev server sqlite synchronous={synchronous}, n={n}, concurrency={concurrency}")
     print(f"intake (breach report path): {intake_rate:8.1f} cases/s")
     print(f"bare start_workflow (no-op): {bare_rate:8.1f} starts/s")

@@ -24,6 +24,10 @@ and load generator) and of the dev server are printed per phase, and the activit
 per case. Targets (issue #8): activity rate at least 0.5 of the baseline's; decision
 round trip p99 under 250 ms on an idle stack.
 
+The parts: ``bench.cases`` (the mix, signed decisions, one case driven to closure),
+``bench.baseline`` (the no-op workflows), ``bench.measure`` (percentiles, CPU, history
+counts); this module runs the phases and prints the figures.
+
     python -m bench.lifecycle [--n 300] [--concurrency 20] [--rounds 3] [--idle-cases 30] [--synchronous full|normal] [--database-url URL]
 """
 
@@ -32,9 +36,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import json
-import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -42,32 +43,16 @@ import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-from temporalio import activity, workflow
-from temporalio.common import RetryPolicy
 from temporalio.worker import Worker
 
-# The baseline workflow below is loaded into the workflow sandbox, which re-imports this
-# module: everything else is passed through.
-with workflow.unsafe.imports_passed_through():
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-    from temporalio.api.enums.v1 import EventType
-    from temporalio.client import Client, WorkflowHandle
-
-    from bench.common import dev_server
-    from bench.notify import MAKE_ROSTER
-    from models.decisions import Actor, Decision, Role
-    from models.inventory import load_inventory
-    from models.operators import Operator, OperatorRoster
-    from starter.decisions import DecisionRefused, submit
-    from starter.intake import file_report, parse_report
-    from starter.signing import public_key_b64, sign, write_roster
-    from tests.support import REPORTS
-    from worker.main import WORKFLOW_TASK_SLOTS, build_worker, workflow_runner
-    from workflows.breach import BreachResponseWorkflow
+from bench.baseline import BASELINE_QUEUE, EightSteps, Idle, noop_step
+from bench.cases import ROSTER, ROSTER_ROWS, Operators, Stats, mix, run_case
+from bench.common import dev_server
+from bench.measure import Cpu, gated, history_counts, ms, percentile
+from bench.notify import MAKE_ROSTER
+from models.inventory import load_inventory
+from worker.main import WORKFLOW_TASK_SLOTS, build_worker, workflow_runner
 
 # What each decision's handler awaits before the update returns (workflows/breach.py), for the breakdown.
 AWAITED = {
@@ -84,292 +69,6 @@ AWAITED = {
 }
 TARGET_RATIO = 0.5
 TARGET_IDLE_P99_MS = 250
-NOTIFICATION = {"method": ["first_class_mail"], "notifying_official": "CMS Administrator", "services": ["credit_monitoring"], "languages": ["en"]}
-BASELINE_QUEUE = "bench-baseline"
-# Refusals that only mean "not yet": the case is still working on its previous step.
-TRANSIENT = ("try again in a moment", "is still being drafted", "is still being reported")
-
-
-# ---------------------------------------------------------------------------- the baseline
-
-
-@activity.defn(name="bench.noop")
-def noop_step(step: int) -> int:
-    return step
-
-
-@workflow.defn(name="BenchEightSteps")
-class EightSteps:
-    """8 sequential no-op activities: the least a workflow of 8 steps costs the stack."""
-
-    @workflow.run
-    async def run(self) -> int:
-        for step in range(8):
-            await workflow.execute_activity(noop_step, step, start_to_close_timeout=timedelta(seconds=30), retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)))
-        return 8
-
-
-@workflow.defn(name="BenchIdle")
-class Idle:
-    """Waits for updates: the round trip of a bare update (no activity) is the floor of a decision's."""
-
-    def __init__(self) -> None:
-        self._pings = 0
-        self._done = False
-
-    @workflow.run
-    async def run(self) -> int:
-        await workflow.wait_condition(lambda: self._done)
-        return self._pings
-
-    @workflow.update
-    def ping(self) -> int:
-        self._pings += 1
-        return self._pings
-
-    @workflow.signal
-    def finish(self) -> None:
-        self._done = True
-
-
-# ---------------------------------------------------------------------------- operators and reports
-
-
-class Operators:
-    """One person per role ("Bench <role>") with a key made for this run; the operators file lists them."""
-
-    def __init__(self, path: Path) -> None:
-        self.keys = {role: Ed25519PrivateKey.generate() for role in Role}
-        write_roster(path, OperatorRoster(operators=[Operator(name=self.name(r), roles=[r], public_key=public_key_b64(k)) for r, k in self.keys.items()]))
-
-    @staticmethod
-    def name(role: Role) -> str:
-        return f"Bench {role.value}"
-
-    def decision(self, case: str, name: str, role: Role, payload: dict) -> Decision:
-        d = Decision(decision_id=f"{name}-{uuid.uuid4().hex[:12]}", actor=Actor(name=self.name(role), role=role), payload=payload)
-        return sign(d, case=case, decision_name=name, key=self.keys[role])
-
-
-ROSTER = "bench-roster.csv"  # generated into the run's notification folder (make_roster.py)
-ROSTER_ROWS = 1000
-TEMPLATES = {
-    "low": ("qecp-public-pdfs.json", {"recipient": "hhs_internal"}),
-    "notify": ("qecp-public-pdfs.json", {"roster_uri": f"file:{ROSTER}"}),
-    "contractor": ("recon-misdirected-email.json", {}),
-    "major": ("laptop-claims-major.json", {"roster_uri": f"file:{ROSTER}"}),
-}
-
-
-def report_text(kind: str, run: str, i: int) -> str:
-    """A sample report with a distinct external id, reported now, discovered as long before as in the sample."""
-    name, changes = TEMPLATES[kind]
-    doc = json.loads((REPORTS / name).read_text()) | changes
-    reported = datetime.fromisoformat(doc["reported_at"])
-    shift = datetime.now(UTC).astimezone(reported.tzinfo) - reported
-    for key in ("discovered_at", "reported_at", "occurred_from", "occurred_to"):
-        if doc.get(key):
-            doc[key] = (datetime.fromisoformat(doc[key]) + shift).isoformat()
-    doc["external_id"] = f"BENCH-{run}-{kind}-{i:05d}"
-    return json.dumps(doc)
-
-
-def mix(n: int) -> list[str]:
-    """Mostly low risk, about a fifth on the notification path, about one in eleven a contractor loop, one major incident."""
-    contractor = max(1, n // 11)
-    notify = max(1, n // 5)
-    kinds = ["major"] + ["contractor"] * contractor + ["notify"] * notify
-    kinds += ["low"] * (n - len(kinds))
-    # Interleave so that every kind runs throughout, not in blocks.
-    return sorted(kinds[:n], key=lambda k, c=Counter(): (c.update([k]) or c[k]) / kinds.count(k))
-
-
-# ---------------------------------------------------------------------------- driving one case
-
-
-@dataclass
-class Stats:
-    round_trips: list[float] = field(default_factory=list)  # seconds, accepted decisions
-    by_name: dict[str, list[float]] = field(default_factory=dict)
-    decisions: int = 0
-    retried: int = 0  # refusals meaning "not yet" (TRANSIENT), retried after 20 ms
-    polls: int = 0  # queries while waiting for intake to finish
-    workflow_ids: list[str] = field(default_factory=list)
-
-
-R = Role
-
-
-async def decide(handle: WorkflowHandle, ops: Operators, stats: Stats, name: str, role: Role, payload: dict | None = None) -> str:
-    """Send one signed decision; returns the stage the case is in afterwards."""
-    for _ in range(200):
-        decision = ops.decision(handle.id, name, role, payload or {})
-        started = time.perf_counter()
-        try:
-            outcome = await submit(handle, name, decision)
-        except DecisionRefused as exc:
-            if any(w in str(exc) for w in TRANSIENT):
-                stats.retried += 1
-                await asyncio.sleep(0.02)
-                continue
-            raise RuntimeError(f"{handle.id}: {name} refused: {exc}") from None
-        elapsed = time.perf_counter() - started
-        stats.round_trips.append(elapsed)
-        stats.by_name.setdefault(name, []).append(elapsed)
-        stats.decisions += 1
-        return outcome.stage
-    raise RuntimeError(f"{handle.id}: {name} still refused after 200 tries")
-
-
-async def run_case(client: Client, settings, inventory, ops: Operators, stats: Stats, kind: str, run: str, i: int) -> None:
-    filed = await file_report(client, settings, parse_report(report_text(kind, run, i)), inventory)
-    assert filed.created, filed
-    handle = client.get_workflow_handle(filed.workflow_id)
-    stats.workflow_ids.append(filed.workflow_id)
-    await asyncio.sleep(0.2)  # intake runs six activities; then look every 50 ms
-    while (await handle.query(BreachResponseWorkflow.details)).stage.value == "report":
-        stats.polls += 1
-        await asyncio.sleep(0.05)
-
-    def d(name: str, role: Role, payload: dict | None = None):
-        return decide(handle, ops, stats, name, role, payload)
-
-    if kind == "major":
-        await d("approve_outbound_report", R.hhs_brt, {"kind": "cisa_omb"})
-    stage = await d("confirm_pii", R.cms_sop, {"is_pii": True, "federal_data": True})
-    if stage == "contractor_review":
-        await d("co_acknowledge", R.contracting_officer)
-        if kind == "contractor":
-            await d("co_request_information", R.contracting_officer, {"request": "mail gateway logs and the recipient's deletion attestation"})
-            await d("co_record_contractor_response", R.contracting_officer, {"summary": "logs and attestation received", "artifacts": ["INC-55120"]})
-        stage = await d("co_complete_review", R.contracting_officer, {"contractor_cooperated": True, "obligations": "FAR 52.224-3 breach clause"})
-    stage = await d("submit_risk_assessment", R.cms_sop, {"answers": {}})
-    if kind == "major":
-        await d("approve_outbound_report", R.hhs_brt, {"kind": "congress_oig"})
-        await d("approve_outbound_report", R.hhs_asl, {"kind": "congress_oig"})
-    if stage == "pim_review":
-        stage = await d("pim_approve_closure", R.hhs_pim)
-    else:
-        await d("approve_response_plan", R.cms_brt)
-        await d("approve_notification", R.hhs_saop, NOTIFICATION)
-        stage = await exported(handle, stats)
-    if kind == "major":
-        await d("approve_outbound_report", R.hhs_brt, {"kind": "supplemental_30d"})
-        stage = await d("approve_outbound_report", R.hhs_asl, {"kind": "supplemental_30d"})
-    if stage != "closed":
-        raise RuntimeError(f"{handle.id} ({kind}) ended in stage {stage}, not closed")
-    result = await handle.result()
-    if result not in ("closed_low_risk", "notified"):
-        raise RuntimeError(f"{handle.id} ({kind}) closed as {result}")
-
-
-async def exported(handle: WorkflowHandle, stats: Stats) -> str:
-    """Wait while the case exports its roster (the worker's work, no decision); returns the stage after."""
-    while True:
-        view = await handle.query(BreachResponseWorkflow.details)
-        if view.individuals_notified or view.stage.value == "closed":
-            return view.stage.value
-        if any(f.kind == "notification_export_failed" for f in view.findings):
-            raise RuntimeError(f"{handle.id}: the export failed: {view.findings[-1].detail}")
-        stats.polls += 1
-        await asyncio.sleep(0.05)
-
-
-# ---------------------------------------------------------------------------- measuring
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    k = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))  # nearest rank
-    return ordered[k]
-
-
-def _server_pid() -> int | None:
-    """The dev server: the `temporal` child of this process."""
-    me = str(os.getpid())
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmd = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        ppid = stat.rsplit(")", 1)[1].split()[1]
-        if ppid == me and cmd and cmd[0].endswith(b"temporal"):
-            return int(entry.name)
-    return None
-
-
-class Cpu:
-    """CPU seconds of this process (worker and load generator) and of the dev server."""
-
-    def __init__(self) -> None:
-        self.server = _server_pid()
-        self.tick = os.sysconf("SC_CLK_TCK")
-
-    def sample(self) -> tuple[float, float]:
-        me = resource.getrusage(resource.RUSAGE_SELF)
-        server = float("nan")
-        if self.server:
-            try:
-                fields = Path(f"/proc/{self.server}/stat").read_text().rsplit(")", 1)[1].split()
-                server = (int(fields[11]) + int(fields[12])) / self.tick
-            except OSError:
-                pass
-        return me.ru_utime + me.ru_stime, server
-
-
-async def gated(n: int, concurrency: int, one) -> float:
-    gate = asyncio.Semaphore(concurrency)
-
-    async def guarded(i: int) -> None:
-        async with gate:
-            await one(i)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(guarded(i) for i in range(n)))
-    return time.perf_counter() - started
-
-
-LOCAL_ACTIVITY_MARKER = "core_local_activity"
-
-
-def _local_activity_type(event) -> str:
-    try:
-        return json.loads(event.marker_recorded_event_attributes.details["data"].payloads[0].data)["activity_type"]
-    except (KeyError, IndexError, ValueError):
-        return "local activity"
-
-
-async def history_counts(client: Client, workflow_ids: list[str]) -> tuple[int, int, Counter]:
-    """(events, completed activities, activity types) over the workflows' histories; local activities count too."""
-    events = completed = 0
-    kinds: Counter = Counter()
-    gate = asyncio.Semaphore(20)
-
-    async def one(wid: str) -> None:
-        nonlocal events, completed
-        async with gate:
-            history = await client.get_workflow_handle(wid).fetch_history()
-        events += len(history.events)
-        for e in history.events:
-            if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
-                completed += 1
-            elif e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-                kinds[e.activity_task_scheduled_event_attributes.activity_type.name] += 1
-            elif e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED and e.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER:
-                completed += 1  # a local activity: recorded as a marker, not as activity events
-                kinds[_local_activity_type(e) + " (local)"] += 1
-
-    await asyncio.gather(*(one(w) for w in workflow_ids))
-    return events, completed, kinds
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:7.1f} ms"
 
 
 async def main(n: int, concurrency: int, rounds: int, idle_cases: int, synchronous: str, database_url: str | None) -> None:

@@ -68,8 +68,10 @@ def _vmhwm_kb() -> int:
 
 def _run_child(kind: str, roster: Path, work: Path) -> None:
     from activities.notify.export import Exporter
-    from activities.notify.letters import Letters, sample_facts
-    from activities.notify.roster import KeyMaker, identity_material, load_or_create_secret
+    from activities.notify.letters import Letters
+    from activities.notify.person import identity_material
+    from activities.notify.person_key import KeyMaker, load_or_create_secret
+    from activities.notify.samples import sample_facts
     from models.notification import NotifyRequest
 
     facts = sample_facts()

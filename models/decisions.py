@@ -1,8 +1,9 @@
-"""The decision vocabulary (shared/design/DECISIONS.md): names, who may make them, payloads.
+"""The decision vocabulary (shared/design/DECISIONS.md): the signed envelope and each payload.
 
 The same names are used by the CLI, the workflow's update handlers, the audit trail and
-exercise scenarios. Payload models refuse unknown fields so that a misspelt field is an
-error the operator sees, not a silent default.
+exercise scenarios; who may make each decision, and when, is the workflow's decision
+table (``workflows/decision_table.py``). Payload models refuse unknown fields so that a
+misspelt field is an error the operator sees, not a silent default.
 """
 
 from __future__ import annotations
@@ -43,6 +44,22 @@ class Decision(BaseModel):
     payload: dict[str, Any] = {}
     signed_at: AwareDatetime | None = None
     signature: str | None = Field(None, description="Ed25519 signature (base64) over models.operators.signing_bytes")
+
+
+class DecisionRefused(Exception):
+    """A decision the case does not take; the message is the reason shown to the operator.
+
+    One name wherever a refusal is seen: the workflow raises it, its name is the type of
+    the ``ApplicationError`` the client receives, and the client raises it again.
+    ``recorded`` says whether the refusal is on the case's record (history, timeline and
+    audit trail): true for a signed decision of a registered operator that the case
+    refused (role, stage, payload), false for a message the validator turned away
+    (unsigned, forged, malformed, stale or already applied), which leaves no trace.
+    """
+
+    def __init__(self, reason: str, *, recorded: bool = False) -> None:
+        super().__init__(reason)
+        self.recorded = recorded
 
 
 class DecisionOutcome(BaseModel):
@@ -180,38 +197,3 @@ class UpdateOperators(BaseModel):
     model_config = _STRICT
 
     operators: list[Operator] = Field(min_length=1)
-
-
-class Rule(BaseModel):
-    """Who may make a decision, and the payload model it carries."""
-
-    roles: frozenset[Role]
-    payload: type[BaseModel]
-
-
-R = Role
-RULES: dict[str, Rule] = {
-    "confirm_pii": Rule(roles=frozenset({R.cms_sop, R.program_office}), payload=ConfirmPii),
-    "co_acknowledge": Rule(roles=frozenset({R.contracting_officer}), payload=Empty),
-    "co_request_information": Rule(roles=frozenset({R.contracting_officer}), payload=CoRequestInformation),
-    "co_record_contractor_response": Rule(roles=frozenset({R.contracting_officer}), payload=CoRecordContractorResponse),
-    "co_complete_review": Rule(roles=frozenset({R.contracting_officer}), payload=CoCompleteReview),
-    "submit_risk_assessment": Rule(roles=frozenset({R.cms_brt, R.cms_sop}), payload=SubmitRiskAssessment),
-    "determine_major_incident": Rule(roles=frozenset({R.cms_sop}), payload=DetermineMajorIncident),
-    "approve_major_incident": Rule(roles=frozenset({R.hhs_saop}), payload=OptionalComments),
-    "reject_major_incident": Rule(roles=frozenset({R.hhs_saop}), payload=Comments),
-    "approve_response_plan": Rule(roles=frozenset({R.cms_sop, R.cms_brt}), payload=OptionalComments),
-    "reject_response_plan": Rule(roles=frozenset({R.cms_sop, R.cms_brt}), payload=Comments),
-    "approve_notification": Rule(roles=frozenset({R.hhs_saop, R.hhs_brt}), payload=ApproveNotification),
-    "reject_notification": Rule(roles=frozenset({R.hhs_saop, R.hhs_brt}), payload=Comments),
-    "approve_outbound_report": Rule(roles=frozenset({R.hhs_brt, R.hhs_asl}), payload=ApproveOutboundReport),
-    "delay_notification": Rule(roles=frozenset({R.hhs_saop}), payload=DelayNotification),
-    "lift_delay": Rule(roles=frozenset({R.hhs_saop}), payload=OptionalComments),
-    "pim_approve_closure": Rule(roles=frozenset({R.hhs_pim}), payload=OptionalComments),
-    "pim_request_more_info": Rule(roles=frozenset({R.hhs_pim}), payload=RequestText),
-    "respond_to_pim": Rule(roles=frozenset({R.cms_sop, R.program_office}), payload=RespondToPim),
-    "new_information": Rule(roles=frozenset({R.cms_sop, R.program_office}), payload=NewInformation),
-    "record_notification_sent": Rule(roles=frozenset({R.notifying_official}), payload=RecordNotificationSent),
-    "update_operators": Rule(roles=frozenset({R.cms_sop}), payload=UpdateOperators),
-}
-

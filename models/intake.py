@@ -65,6 +65,38 @@ class DataElement(StrEnum):
     other = "other"
 
 
+# How a letter names each data element of the intake contract (INTAKE.md).
+ELEMENT_LABELS = {
+    "name": "Full name",
+    "date_of_birth": "Date of birth",
+    "place_of_birth": "Place of birth",
+    "gender": "Gender",
+    "mailing_address": "Mailing address",
+    "email": "E-mail address",
+    "phone": "Telephone number",
+    "ssn": "Social Security number",
+    "medicare_id": "Medicare number",
+    "passport": "Passport number",
+    "drivers_license": "Driver's license number",
+    "state_id": "State identification number",
+    "bank_account": "Bank account number",
+    "credit_card": "Credit card number",
+    "password": "Password",
+    "biometric": "Biometric records",
+    "alien_registration": "Alien registration number",
+    "medical": "Medical information, such as diagnoses",
+    "mental_health": "Mental health information",
+    "substance_use": "Substance use treatment information",
+    "financial": "Financial information",
+    "criminal": "Criminal history",
+    "immigration_status": "Immigration status",
+    "digital_signature": "Digital signature",
+    "organization": "Employer or organization",
+    "website": "Web site account information",
+    "other": "Other personal information",
+}
+
+
 class Media(StrEnum):
     email = "email"
     paper = "paper"

@@ -20,6 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from models.mailing import LetterKind, LetterVariant
 from models.risk import Recommendation
 
+# The signal a running export sends its case with its progress (NotifyProgress).
+PROGRESS_SIGNAL = "notify_progress"
+
 SCHEMA_VERSION = 1
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True)

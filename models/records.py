@@ -5,6 +5,7 @@ Times come from the workflow (``workflow.now()``) so records match the history e
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ from pydantic import BaseModel
 from models.case import Clock
 from models.intake import IntakeReport
 from models.notification import NotifyResult
+from models.risk import RiskAssessment
 
 
 class CaseOpening(BaseModel):
@@ -60,6 +62,10 @@ class RoundEntry(BaseModel):
     completed_at: datetime
 
 
+# The audit table's column width for ``kind`` (activities/audit.py stores it as is).
+AUDIT_KIND_LIMIT = 64
+
+
 class AuditEntry(BaseModel):
     """``event_key`` is unique per event so a retried write lands once."""
 
@@ -70,6 +76,22 @@ class AuditEntry(BaseModel):
     actor: str
     role: str | None = None
     detail: dict[str, Any] = {}
+
+
+def refusal_entry(*, breach_id: str, decision: str, actor: str, role: str | None, reason: str, decision_id: str | None, attempt: str, at: datetime, source: str) -> AuditEntry:
+    """The audit entry of a refused decision (kind ``refused:<decision>``), written by the
+    worker for a refusal on a case's record and by ``activities.audit.record_refusal`` for
+    one refused before any case took it. ``attempt`` identifies the attempt: the same
+    decision id refused for the same reason is one entry however often it is resubmitted."""
+    return AuditEntry(
+        event_key=f"{breach_id}:refused:{hashlib.sha256(attempt.encode('utf-8')).hexdigest()[:32]}",
+        breach_id=breach_id,
+        at=at,
+        kind=f"refused:{decision}"[:AUDIT_KIND_LIMIT],
+        actor=actor,
+        role=role,
+        detail={"decision": decision, "decision_id": decision_id, "reason": reason, "source": source},
+    )
 
 
 class OutboundReport(BaseModel):
@@ -84,3 +106,20 @@ class Receipt(BaseModel):
     kind: str
     location: str
     sha256: str
+
+
+class DraftRequest(BaseModel):
+    kind: str
+    breach_id: str
+    system_id: str
+    system_name: str | None
+    discovered_at: datetime
+    determined_at: datetime | None
+    individuals: int
+    data_elements: list[str]
+    media: str
+    intent: str
+    hold: str | None
+    notice_status: str
+    assessment: RiskAssessment | None
+    drafted_at: datetime

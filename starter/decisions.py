@@ -4,7 +4,9 @@ The update id is derived from the whole signed decision, so a submission retried
 a network error is deduplicated by the server, and the workflow refuses a different
 decision that reuses a decision id it has already applied.
 
-Two failures are kept apart: ``DecisionRefused`` (the case said no, with its reason) and
+Two failures are kept apart: ``models.decisions.DecisionRefused`` (the case said no, with
+its reason; ``recorded`` when the case's handler refused it and so put it on the record,
+not when the update's validator turned it away or the case is gone) and
 ``DecisionNotDelivered`` (Temporal could not be reached or did not answer in time, or the
 case cannot take decisions for now because its workflow task keeps failing, so the sender
 does not know whether the decision was applied; sending the same decision again is safe).
@@ -16,13 +18,10 @@ import hashlib
 
 from temporalio.api.errordetails.v1 import WorkflowNotReadyFailure
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from models.decisions import Decision, DecisionOutcome
-
-
-class DecisionRefused(Exception):
-    """The case refused the decision; the message is the validator's reason."""
+from models.decisions import Decision, DecisionOutcome, DecisionRefused
 
 
 class DecisionNotDelivered(Exception):
@@ -46,7 +45,8 @@ async def submit(handle: WorkflowHandle, name: str, decision: Decision) -> Decis
         return await handle.execute_update(name, decision, id=update_id(name, decision), result_type=DecisionOutcome)
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
-        raise DecisionRefused(getattr(cause, "message", None) or str(cause)) from None
+        recorded = isinstance(cause, ApplicationError) and cause.type == DecisionRefused.__name__
+        raise DecisionRefused(getattr(cause, "message", None) or str(cause), recorded=recorded) from None
     except WorkflowUpdateRPCTimeoutOrCancelledError:
         raise DecisionNotDelivered("Temporal did not answer in time") from None
     except RPCError as exc:

@@ -29,12 +29,12 @@ from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, Telemetr
 from temporalio.testing import WorkflowEnvironment
 
 from models.case import CaseConfig, CaseView, TimelineEvent
-from models.decisions import Actor, Decision, Role
-from models.operators import Operator, OperatorRoster
+from models.decisions import Actor, Decision, DecisionRefused, Role
 from models.intake import IntakeReport
 from models.inventory import load_inventory
-from starter.decisions import DecisionRefused, submit
-from starter.intake import file_report
+from models.operators import Operator, OperatorRoster
+from starter.decisions import submit
+from starter.intake.filing import file_report
 from starter.signing import public_key_b64, sign, write_roster
 from worker.config import Settings
 from worker.converter import data_converter
@@ -204,7 +204,7 @@ async def run_exercise(scenario: Scenario, report: IntakeReport, scratch: Path, 
         delta = start - report.reported_at
         tz = report.reported_at.tzinfo
         shifted = shift_report(report, delta)
-        refusals: list[TimelineEvent] = []
+        refusals: list[TimelineEvent] = []  # those the case turned away without a record
         with ThreadPoolExecutor(max_workers=8) as pool:
             async with build_worker(client, settings, pool):
                 filed = await file_report(client, settings, shifted, load_inventory(settings.inventory_path), config=scenario.config)
@@ -220,7 +220,8 @@ async def run_exercise(scenario: Scenario, report: IntakeReport, scratch: Path, 
                     try:
                         await submit(handle, action.do, decision)
                     except DecisionRefused as exc:
-                        refusals.append(TimelineEvent(at=await env.get_current_time(), kind="decision_refused", decision=action.do, role=action.actor.role.value, by=decision.actor.name, detail=str(exc)))
+                        if not exc.recorded:  # a recorded refusal is in the case's own timeline already
+                            refusals.append(TimelineEvent(at=await env.get_current_time(), kind="decision_refused", decision=action.do, role=action.actor.role.value, by=decision.actor.name, detail=str(exc)))
                 await _notify_settled(handle)
                 rest = start + scenario.until - await env.get_current_time()
                 if rest > timedelta(0):

@@ -1,14 +1,14 @@
 """Operator keys and decision signing on the operator's side.
 
 A person's private key never leaves their machine (written with 0600 permissions); the
-operators file holds only names, roles and public keys, and is what the worker loads
-into each case.
+operators file holds only names, roles and public keys (0644: it holds no secret), and
+is what the worker loads into each case. Both are written by
+``activities.durable.write_atomic``, the project's one atomic writer.
 """
 
 from __future__ import annotations
 
 import base64
-import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +17,7 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from activities.durable import write_atomic
 from models.decisions import Decision, Role
 from models.operators import Operator, OperatorRoster, read_roster, signing_bytes
 
@@ -33,12 +34,11 @@ def public_key_b64(key: Ed25519PrivateKey) -> str:
 
 def generate_key(path: Path) -> Ed25519PrivateKey:
     """A new Ed25519 key written as PKCS#8 PEM, readable by its owner only. Never overwrites."""
+    if path.exists():
+        raise FileExistsError(f"a private key already exists at {path}")
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(pem)
+    write_atomic(path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()), mode=0o600)
     return key
 
 
@@ -55,10 +55,7 @@ def load_key(path: Path) -> Ed25519PrivateKey:
 
 
 def write_roster(path: Path, roster: OperatorRoster) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(yaml.safe_dump(roster.model_dump(mode="json"), sort_keys=False))
-    os.replace(tmp, path)
+    write_atomic(path, yaml.safe_dump(roster.model_dump(mode="json"), sort_keys=False).encode(), mode=0o644)
 
 
 def add_operator(roster_path: Path, key_dir: Path, name: str, roles: list[Role]) -> tuple[Operator, Path]:

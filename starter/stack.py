@@ -26,8 +26,9 @@ import uvicorn
 from temporalio.client import Client
 
 from starter.codec_server import codec_app
-from starter.filedrop import Inbox, watch_inbox
-from starter.http_api import IntakeService, create_app
+from starter.intake.filedrop import Inbox, watch_inbox
+from starter.intake.http_api import create_app
+from starter.intake.service import IntakeService
 from worker.config import Settings
 from worker.main import build_worker, connect, ensure_search_attributes
 

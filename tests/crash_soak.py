@@ -70,11 +70,11 @@ from temporalio.worker import Replayer
 from activities import audit
 from activities.db import make_engine
 from models.case import CaseConfig, Stage, TimelineEvent
-from models.decisions import Decision
+from models.decisions import Decision, DecisionRefused
 from models.intake import Recipient
 from models.inventory import load_inventory
 from models.register import CaseRecord, ClockRecord, DecisionRecord, NotificationRoundRecord
-from starter.decisions import DecisionNotDelivered, DecisionRefused, submit
+from starter.decisions import DecisionNotDelivered, submit
 from tests.processes import Services
 from tests.test_notify_common import make_roster, read_rows
 from tests.test_workflow_restart import TOLERANCE
@@ -82,7 +82,7 @@ from tests.workflow_env import NOTIFICATION, Case, Harness, RealTime, World, bui
 from worker.converter import data_converter
 from worker.main import WORKFLOWS, workflow_runner
 from workflows import clocks as rules
-from workflows.breach import EXPORT, PREPARE
+from workflows.activity_calls import EXPORT, PREPARE
 
 T = TypeVar("T")
 

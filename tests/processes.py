@@ -120,7 +120,7 @@ class Services:
             **env,
         )
         server = Proc("temporal", dev_server_command(settings), environ, data / "logs" / "temporal-server.log")
-        worker = Proc("worker", [sys.executable, "-c", "from starter.cli import app; app()", "worker"], environ, data / "logs" / "worker.log")
+        worker = Proc("worker", [sys.executable, "-c", "from starter.cli.app import app; app()", "worker"], environ, data / "logs" / "worker.log")
         return cls(settings, environ, server, worker, operators)
 
     async def start(self) -> Client:

@@ -23,9 +23,9 @@ from typer.testing import CliRunner
 from activities import audit
 from activities.db import make_engine
 from activities.register import RegisterActivities
-from models.records import AuditEntry, DecisionEntry
+from models.records import AuditEntry, DecisionEntry, refusal_entry
 from models.register import AuditEvent, AuditHead, DecisionRecord
-from starter.audit_cmd import audit_app
+from starter.cli.audit import audit_app
 from tests.register_backends import register_url  # noqa: F401 (fixture)
 
 T0 = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
@@ -311,25 +311,26 @@ def test_concurrent_appends_from_processes_keep_a_valid_chain(register_url, engi
 # ---------------------------------------------------------------------------- refusals and older registers
 
 
-def test_a_refused_decision_is_recorded_once_per_attempt(register_url, engine):
+def test_a_refused_decision_is_recorded_once_per_attempt(engine):
+    """The worker's entry for a refusal on record: the same attempt (decision id and reason) lands once."""
     fill(engine, 2)
-    kwargs = dict(breach_id="api-X", decision="approve_notification", actor="Pat Lee", role="cms_sop", reason="role cms_sop may not make approve_notification (hhs_saop, hhs_brt may)", decision_id="cli-123")
-    seq = audit.record_refusal(register_url, **kwargs)
-    assert audit.record_refusal(register_url, **kwargs) == seq == 3
-    assert audit.record_refusal(engine, **(kwargs | {"reason": "the case is closed"})) == 4
-    assert audit.record_refusal(engine, **(kwargs | {"decision_id": None})) == 5
+    at = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    kwargs = dict(breach_id="api-X", decision="approve_notification", actor="Pat Lee", role="cms_sop", reason="approve_notification may be made by hhs_brt, hhs_saop, not by role cms_sop", decision_id="cli-123", at=at, source="workflow")
+
+    def refuse(**changes) -> None:
+        args = kwargs | changes
+        with Session(engine) as session:
+            audit.append(session, refusal_entry(**args, attempt=f"{args['decision_id']}\n{args['reason']}"))
+            session.commit()
+
+    refuse()
+    refuse()  # the same attempt again (a retried activity): nothing added
+    refuse(reason="the case is closed")
     refused = [e for e in audit.read_log(engine, "api-X") if e["kind"].startswith("refused:")]
-    assert [e["kind"] for e in refused] == ["refused:approve_notification"] * 3
+    assert [e["kind"] for e in refused] == ["refused:approve_notification"] * 2
     first = refused[0]
-    assert (first["actor"], first["role"], first["detail"]["reason"], first["detail"]["decision_id"], first["detail"]["source"]) == ("Pat Lee", "cms_sop", kwargs["reason"], "cli-123", "cli")
+    assert (first["actor"], first["role"], first["detail"]["reason"], first["detail"]["decision_id"], first["detail"]["source"]) == ("Pat Lee", "cms_sop", kwargs["reason"], "cli-123", "workflow")
     assert audit.verify(engine).ok
-
-
-def test_a_refusal_is_not_recorded_into_a_register_that_does_not_exist(tmp_path):
-    missing = tmp_path / "elsewhere" / "register.db"
-    with pytest.raises(FileNotFoundError, match="no register at .* the refusal was not recorded"):
-        audit.record_refusal(f"sqlite:///{missing}", breach_id="api-X", decision="confirm_pii", actor="Pat Lee", role="reporter", reason="role reporter may not make confirm_pii")
-    assert not missing.parent.exists()
 
 
 def legacy_register(tmp_path) -> str:

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from models import search
-from starter.batch import csv_cells_to_report
+from starter.intake.batch import csv_cells_to_report
 from tests.support import REPORTS, free_port
 
 TEMPLATE = json.loads((REPORTS / "recon-misdirected-email.json").read_text())
@@ -136,8 +136,8 @@ def test_clean_batch_exits_zero_and_file_problems_are_clear(stack, tmp_path):
 async def test_import_stops_filing_when_temporal_goes_away(tmp_path):
     from temporalio.service import RPCError, RPCStatusCode
 
-    from starter.batch import import_rows, read_rows, summarize
-    from starter.intake import FiledCase
+    from starter.intake.batch import import_rows, read_rows, summarize
+    from starter.intake.filing import FiledCase
 
     path = tmp_path / "reports.jsonl"
     path.write_text("\n".join(json.dumps(row(f"BATCH-AWAY-{i}")) for i in range(1, 6)) + "\n{}\n")

@@ -10,7 +10,7 @@ import typer
 from typer.testing import CliRunner
 
 from models.case import CaseView, Clock, ClockKind, ClockState, Stage, SystemInfo, TimelineEvent
-from starter.chart import STATE_COLOURS, chart, render_timeline_svg
+from starter.cli.chart import STATE_COLOURS, chart, render_timeline_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
 T0 = datetime(2026, 11, 20, 13, 30, tzinfo=UTC)

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from models.decisions import RULES
 from tests.support import REPORTS, eventually
 from workflows.breach import BreachResponseWorkflow
+from workflows.decision_table import DECISIONS
 
 pytestmark = pytest.mark.e2e
 
@@ -45,7 +45,7 @@ def cli(stack, tmp_path_factory):
 
     decide.used = used
     yield decide
-    assert set(RULES) <= set(used), f"decision commands not exercised end to end: {sorted(set(RULES) - set(used))}"
+    assert set(DECISIONS) <= set(used), f"decision commands not exercised end to end: {sorted(set(DECISIONS) - set(used))}"
 
 
 def file_now(stack, sample: str, **changes) -> str:
@@ -139,10 +139,10 @@ async def test_major_incident_and_operator_changes(stack, client, cli, tmp_path)
 def test_every_command_has_help_with_an_example():
     from typer.testing import CliRunner
 
-    from starter.cli import app
+    from starter.cli.app import app
 
     runner = CliRunner()
-    for name in [*RULES, "list", "show", "watch", "operator add", "exercise", "risk", "report", "up", "worker", "codec-server", "audit verify", "tracking quarterly", "chart", "import", "token create", "payload-key rotate"]:
+    for name in [*DECISIONS, "list", "show", "watch", "operator add", "exercise", "risk", "report", "up", "worker", "codec-server", "audit verify", "tracking quarterly", "chart", "import", "token create", "payload-key rotate"]:
         result = runner.invoke(app, [*name.replace("_", "-").split(), "--help"])
         assert result.exit_code == 0 and "Usage" in result.output, (name, result.output)
         assert "Example" in result.output, f"{name}: help has no example"

@@ -15,8 +15,8 @@ from temporalio.api.errordetails.v1 import WorkflowNotReadyFailure
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
-from models.decisions import Actor, Decision, Role
-from starter.decisions import DecisionNotDelivered, DecisionRefused, submit
+from models.decisions import Actor, Decision, DecisionRefused, Role
+from starter.decisions import DecisionNotDelivered, submit
 
 
 class FailingHandle:

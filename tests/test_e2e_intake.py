@@ -83,7 +83,11 @@ async def test_unknown_system_is_accepted_and_flagged(stack, client):
         view = await handle.query(BreachResponseWorkflow.details)
         return any(f.kind == "unknown_system" for f in view.findings)
 
+    async def registered() -> bool:  # the case registers itself after the inventory lookup that flags it
+        return len(register_rows(stack, "web_form-UNKNOWN-SYS-1")) == 1
+
     await eventually(flagged)
+    await eventually(registered)
     (row,) = register_rows(stack, "web_form-UNKNOWN-SYS-1")
     assert row.system_known is False
     shown = stack.run_cli("show", "web_form-UNKNOWN-SYS-1")

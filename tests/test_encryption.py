@@ -14,7 +14,7 @@ import pytest
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
-from workflows.state import CaseInput
+from models.case_state import CaseInput
 from tests.support import REPORTS, eventually
 from worker import keys
 from worker.codec import ENCODING, KEY_ID, DecryptionError, EncryptionCodec

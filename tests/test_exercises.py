@@ -434,11 +434,23 @@ async def test_oral_hold_lapse_is_not_a_missed_deadline():
 
 
 async def test_refusal_reasons_quote_times_in_the_scenarios_calendar():
+    """The mailing tried during the hold is on the timeline as refused, by whom and when, and
+    its reason states the hold's time left as the scenario counts it (due at +32d, tried at
+    +10d: 22 days) and who asked for the hold. Whether the runner or the workflow's own
+    timeline records the refusal, the event must be there and say so."""
     r = await run("hold-oral-lapses")
-    [refusal] = r.refused()
-    quoted = [datetime.fromisoformat(s) for s in re.findall(r"\d{4}-\d\d-\d\dT[\d:.]+(?:[+-]\d\d:\d\d|Z)", refusal["detail"])]
+    refusals = r.events("decision_refused", decision="record_notification_sent")
+    assert refusals, f"the mailing during the hold is not on the timeline as refused: {r.refused()}"
+    hold_due = t(r.clock("law_enforcement_hold")["due_at"])
+    assert hold_due - r.at("+10d") == 22 * DAY
     end = r.report.reported_at + r.scenario.until
-    assert all(r.report.reported_at <= q <= end for q in quoted), refusal["detail"]
+    for refusal in refusals:
+        assert (refusal["role"], refusal["by"]) == ("notifying_official", "Jordan Wu"), refusal
+        assert near(t(refusal["at"]), r.at("+10d")), refusal
+        reason = refusal["detail"]
+        assert "notification is held for another 22d" in reason and "FBI Baltimore Field Office" in reason, reason
+        quoted = [datetime.fromisoformat(s) for s in re.findall(r"\d{4}-\d\d-\d\dT[\d:.]+(?:[+-]\d\d:\d\d|Z)", reason)]
+        assert all(r.report.reported_at <= q <= end for q in quoted), reason
 
 
 async def test_written_hold_holds_to_its_date_until_the_saop_lifts_it():

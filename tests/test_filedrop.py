@@ -16,8 +16,8 @@ import pytest
 from temporalio.client import Client
 
 from models.inventory import load_inventory
-from starter.filedrop import Inbox
-from starter.intake import file_report
+from starter.intake.filedrop import Inbox
+from starter.intake.filing import file_report
 from tests.support import REPORTS, eventually, free_port
 from worker.converter import data_converter
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from models.intake import breach_id
-from starter.intake import InvalidReport, parse_report
+from starter.intake.filing import InvalidReport, parse_report
 from tests.support import REPORTS
 
 

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from activities.notify.batch import BatchPreparer
-from activities.notify.roster import COLUMNS, RowParser
+from activities.notify.person import COLUMNS, RowParser
 
 TODAY = date(2026, 11, 22)
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from activities.notify.export import Exporter
-from activities.notify.letters import Letters, sample_facts
+from activities.notify.letters import Letters
+from activities.notify.samples import sample_facts
 from models.notification import NotifyRequest
 
 REPO = Path(__file__).resolve().parents[1]

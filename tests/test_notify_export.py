@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from activities.notify.batch import EXPORT_COLUMNS
-from activities.notify.roster import COLUMNS, RosterError
+from activities.notify.person import COLUMNS
+from activities.notify.roster import RosterError
 from models.notification import MEDIA_NOTICE_THRESHOLD
 from tests.test_notify_common import Independent, exporter, make_roster, read_rows, request
 
@@ -257,8 +258,8 @@ def test_a_reader_process_gives_the_same_files(base, result):
 
 
 def test_a_round_held_by_another_attempt_is_busy(tmp_path):
-    from activities.notify.export import RoundBusy
     from activities.notify.files import RoundLayout, RoundLock
+    from activities.notify.round_errors import RoundBusy
 
     make_roster(50, tmp_path / "roster.csv")
     layout = RoundLayout.of(tmp_path / "work", tmp_path / "out", "cms-BR-TEST-1", 1)

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from activities.notify.letters import ELEMENTS, SAMPLE_RECIPIENTS, TEMPLATE_DIR, LetterError, Letters, TemplateRefused, sample_facts
+from activities.notify.letter_check import ELEMENTS, check_templates
+from activities.notify.letters import TEMPLATE_DIR, LetterError, Letters, TemplateRefused
+from activities.notify.samples import SAMPLE_RECIPIENTS, sample_facts
 from activities.notify.preview import letter_pdf, preview_pdf
 from models.mailing import LetterVariant
 from models.notification import Contact, LetterFacts, NotifyRequest
@@ -95,13 +97,13 @@ def test_variants_address_the_right_person():
 
 
 def test_check_passes_and_reports_untranslated_languages():
-    check = LETTERS.check(FACTS, ["en", "es", "zh", "vi"])
+    check = check_templates(LETTERS, FACTS, ["en", "es", "zh", "vi"])
     assert check.languages == ["en", "es"]
     assert check.untranslated == ["zh", "vi"]
     assert check.letters_checked == 2 * 3 * 2 * 2  # languages x variants x rounds x large print
     # Spanish approved but the facts have no Spanish wording: sent in English, reported.
     english_only = FACTS.model_copy(update={"translations": {}})
-    assert LETTERS.check(english_only, ["en", "es"]).untranslated == ["es"]
+    assert check_templates(LETTERS, english_only, ["en", "es"]).untranslated == ["es"]
 
 
 # ------------------------------------------------------------------ refusing broken templates
@@ -114,7 +116,7 @@ def test_a_template_without_a_block_is_refused_naming_the_element(tmp_path, elem
     base = folder / "en" / "letter.txt.j2"
     base.write_text(_without_block(base.read_text(encoding="utf-8"), element.block), encoding="utf-8")
     with pytest.raises(TemplateRefused) as refused:
-        Letters(folder).check(FACTS, ["en"])
+        check_templates(Letters(folder), FACTS, ["en"])
     message = str(refused.value)
     assert f"element {element.number} ({element.block}:" in message
     assert "is missing" in message or "lacks" in message
@@ -123,7 +125,7 @@ def test_a_template_without_a_block_is_refused_naming_the_element(tmp_path, elem
 def test_an_empty_block_is_refused(tmp_path):
     broken = _broken_copy(tmp_path, "es/letter.txt.j2", "## ¿Estaba protegida la información?\n\n{{ text.protection }}\n", "")
     with pytest.raises(TemplateRefused, match=r"es/adult\.txt\.j2: element 4 \(protection: .*\) renders empty"):
-        broken.check(FACTS, ["en", "es"])
+        check_templates(broken, FACTS, ["en", "es"])
 
 
 @pytest.mark.parametrize(("old", "what"), [
@@ -136,7 +138,7 @@ def test_an_empty_block_is_refused(tmp_path):
 def test_a_block_without_a_required_fact_is_refused(tmp_path, old, what):
     broken = _broken_copy(tmp_path, "en/letter.txt.j2", old, "")
     with pytest.raises(TemplateRefused, match=what.replace("(", r"\(").replace(")", r"\)").replace(r"\(\.\*\)", "(.*)")):
-        broken.check(FACTS, ["en"])
+        check_templates(broken, FACTS, ["en"])
 
 
 def test_a_variant_that_is_not_placed_in_the_letter_is_refused(tmp_path):
@@ -146,7 +148,7 @@ def test_a_variant_that_is_not_placed_in_the_letter_is_refused(tmp_path):
     (tmp_path / "templates" / "en" / "letter.txt.j2").write_text(
         broken_text.replace("{% endblock %}\n\n{% block what_happened %}", "{% endblock %}{% endif %}\n\n{% block what_happened %}", 1))
     with pytest.raises(TemplateRefused, match=r"element 1 \(opening: .*\) (is not placed in the letter|renders empty)"):
-        Letters(tmp_path / "templates").check(FACTS, ["en"])
+        check_templates(Letters(tmp_path / "templates"), FACTS, ["en"])
 
 
 def test_a_missing_variant_file_and_a_syntax_error_are_refused(tmp_path):
@@ -155,7 +157,7 @@ def test_a_missing_variant_file_and_a_syntax_error_are_refused(tmp_path):
     (folder / "es" / "estate.txt.j2").unlink()
     (folder / "en" / "guardian.txt.j2").write_text("{% extends 'en/letter.txt.j2' %}{% block opening %}{{ oops(}}{% endblock %}")
     with pytest.raises(TemplateRefused) as refused:
-        Letters(folder).check(FACTS, ["es"])
+        check_templates(Letters(folder), FACTS, ["es"])
     assert "es/estate.txt.j2: the template file is missing" in str(refused.value)
     assert "en/guardian.txt.j2: TemplateSyntaxError" in str(refused.value)
 
@@ -209,9 +211,9 @@ def test_a_broken_document_template_is_refused_before_the_export(tmp_path):
     folder = tmp_path / "templates"
     shutil.copytree(TEMPLATE_DIR, folder)
     (folder / "es" / "substitute-notice.txt.j2").write_text("{{ oops(}}")
-    Letters(folder).check(FACTS, ["en"])  # Spanish not approved: its notice is not used
+    check_templates(Letters(folder), FACTS, ["en"])  # Spanish not approved: its notice is not used
     (folder / "en" / "media-notice.txt.j2").unlink()
     with pytest.raises(TemplateRefused) as refused:
-        Letters(folder).check(FACTS, ["es"])
+        check_templates(Letters(folder), FACTS, ["es"])
     assert "es/substitute-notice.txt.j2: TemplateSyntaxError" in str(refused.value)
     assert "en/media-notice.txt.j2: the template file is missing" in str(refused.value)

@@ -14,14 +14,15 @@ import typer
 from typer.testing import CliRunner
 
 from activities.notify.activities import NotifyActivities
-from activities.notify.export import EXPORT, ExportError, RequestConflict
 from activities.notify.letters import LetterError, Letters
 from activities.notify.lookup import find_round, letter_for_record
 from activities.notify.returned import ReturnedFileError, process_returned
 from activities.notify.roster import RosterError
+from activities.notify.round_errors import ExportError, RequestConflict
+from activities.notify.round_files import EXPORT
 from activities.notify.workdb import read_progress
 from models.mailing import LetterKind
-from starter.notify_cmd import letter, returned_mail
+from starter.cli.notify import letter, returned_mail
 from tests.test_notify_common import FACTS, Independent, exporter, make_roster, read_rows, request
 
 

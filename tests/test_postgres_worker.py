@@ -19,25 +19,13 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, select
-from temporalio.testing import WorkflowEnvironment
 
 from activities import audit
 from activities.db import make_engine
 from models.case import ClockState, Stage
 from models.register import CaseRecord, ClockRecord, DecisionRecord
 from tests.register_backends import postgres_schema
-from tests.workflow_env import (
-    DAY,
-    MINUTE,
-    TEST_SERVER,
-    Harness,
-    World,
-    _serve,
-    drive,
-    quiet_runtime,
-)
-from worker.config import Settings
-from worker.converter import data_converter
+from tests.workflow_env import DAY, MINUTE, Harness, World, drive, served
 
 
 @pytest.fixture(scope="module")
@@ -49,9 +37,7 @@ def postgres_url() -> AsyncIterator[str]:
 @pytest.fixture(scope="module")
 async def pg_world(tmp_path_factory, postgres_url) -> AsyncIterator[World]:
     assert make_url(postgres_url).get_backend_name() == "postgresql"
-    scratch = tmp_path_factory.mktemp("pg-worker")
-    env = await WorkflowEnvironment.start_time_skipping(data_converter=data_converter(Settings(data_dir=scratch, key_file=scratch / "keys.json")), test_server_existing_path=str(TEST_SERVER), runtime=quiet_runtime())
-    async for world in _serve(env, scratch, skips_time=True, database_url=postgres_url):
+    async with served(tmp_path_factory.mktemp("pg-worker"), skips_time=True, database_url=postgres_url) as world:
         yield world
 
 

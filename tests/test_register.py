@@ -22,7 +22,7 @@ from activities.register import RegisterActivities
 from models.case import Clock, ClockState
 from models.records import AuditEntry, CaseOpening, CaseSync, DecisionEntry
 from models.register import AuditEvent, CaseRecord, ClockRecord, DecisionRecord
-from starter.intake import parse_report
+from starter.intake.filing import parse_report
 from tests.register_backends import open_register_at_once, postgres_schema, register_url  # noqa: F401 (fixture)
 from tests.support import REPORTS
 

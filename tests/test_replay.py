@@ -3,8 +3,10 @@
 A change to ``BreachResponseWorkflow`` that would make an already-running case take a
 different path (another activity, timer or command, or the same ones in another order)
 fails here with a nondeterminism error, before it reaches a worker with live cases.
-When such a change is deliberate and made safe (``workflow.patched``), regenerate the
-histories: ``python -m tests.histories.regenerate`` (see its docstring).
+When such a change is deliberate and made safe (``workflow.patched``), keep the histories
+of the previous code in a folder of their own under ``tests/histories/`` (they stand for
+the cases still running from before) and regenerate the current ones:
+``python -m tests.histories.regenerate`` (see its docstring). Both generations replay.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from worker.main import workflow_runner
 from workflows.breach import BreachResponseWorkflow
 
 HISTORIES = sorted(HERE.glob("*.json"))
+# Histories written by earlier workflow code, one folder per generation, named for the
+# patch that followed it: the cases they stand for may still be running.
+EARLIER = sorted(HERE.glob("*/*.json"))
 
 
 def test_every_scenario_has_a_committed_history_and_no_history_is_orphaned():
@@ -65,3 +70,18 @@ async def test_history_replays_without_nondeterminism(replayer: Replayer, scenar
         f"({type(result.replay_failure).__name__}: {result.replay_failure}). If the change is deliberate and "
         f"patched, regenerate: python -m tests.histories.regenerate {scenario.stem}"
     )
+
+
+def test_earlier_generations_of_histories_are_kept():
+    """The histories from before the refusals went on record (workflows/breach.py's markers)."""
+    assert {p.parent.name for p in EARLIER} >= {"before-refusals-on-record"}
+    assert {p.stem for p in EARLIER if p.parent.name == "before-refusals-on-record"} == {s.stem for s in scenarios()}
+
+
+@pytest.mark.parametrize("path", EARLIER, ids=lambda p: f"{p.parent.name}/{p.stem}")
+async def test_earlier_history_replays_without_nondeterminism(replayer: Replayer, path: Path):
+    scenario = next(s for s in scenarios() if s.stem == path.stem)
+    _, report = load_scenario(scenario)
+    history = WorkflowHistory.from_json(report.workflow_id, path.read_text())
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, f"{path.parent.name}/{path.stem}: a case still running from before no longer replays ({result.replay_failure})"

@@ -10,7 +10,7 @@ import typer
 from typer.testing import CliRunner
 
 from models.risk import RiskAssessment
-from starter.risk_cmd import PREVIEW_ASSESSOR, risk
+from starter.cli.risk import PREVIEW_ASSESSOR, risk
 
 REPORTS = Path(__file__).parents[2] / "shared" / "fixtures" / "reports"
 LAPTOP = REPORTS / "laptop-claims-major.json"

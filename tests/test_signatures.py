@@ -1,6 +1,8 @@
 """Decisions cannot be forged: the workflow checks every decision's Ed25519 signature
 against the operators registered for the case. Each attempt below is refused with its
-reason and leaves the history and the case exactly as they were."""
+reason and leaves the history and the case exactly as they were, except one: a correct
+signature of a registered operator claiming a role they do not hold is attributable, so
+that refusal is on record (tests/test_workflow_refusals.py checks the record itself)."""
 
 # ruff: noqa: F811 - pytest fixtures imported from tests.workflow_env are test parameters
 from __future__ import annotations
@@ -12,8 +14,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from temporalio.client import WorkflowUpdateFailedError
 
-from models.decisions import Actor, Decision, DecisionOutcome, Role
-from starter.decisions import DecisionRefused, submit
+from models.decisions import Actor, Decision, DecisionOutcome, DecisionRefused, Role
+from starter.decisions import submit
 from starter.signing import sign
 from tests.workflow_env import dev, dev_harness  # noqa: F401 (fixtures)
 
@@ -26,6 +28,19 @@ async def refused_untouched(case, name: str, decision: Decision) -> str:
     await case.idle()
     assert await case.history_shape() == shape, "a refused decision left history"
     assert await case.view() == view
+    return str(info.value)
+
+
+async def refused_on_record(case, name: str, decision: Decision) -> str:
+    """A signed decision of a registered operator that the case refuses: on record, the case unchanged."""
+    await case.idle()
+    view = await case.view()
+    with pytest.raises(DecisionRefused) as info:
+        await submit(case.handle, name, decision)
+    assert info.value.recorded
+    await case.idle()
+    assert await case.view() == view
+    assert [(e.decision, e.by, e.detail) for e in await case.events("decision_refused")] == [(name, decision.actor.name, str(info.value))]
     return str(info.value)
 
 
@@ -51,7 +66,7 @@ async def test_valid_signature_from_a_person_without_the_role_is_refused(dev_har
     # "Test hhs_pim" signs correctly with their own key but claims the cms_sop role they do not hold.
     claim = confirm(Actor(name="Test hhs_pim", role=Role.cms_sop))
     signed = dev_harness.world.operators.sign(claim, case=case.handle.id, decision_name="confirm_pii", at=await dev_harness.now())
-    assert "does not hold role cms_sop" in await refused_untouched(case, "confirm_pii", signed)
+    assert "does not hold role cms_sop" in await refused_on_record(case, "confirm_pii", signed)
 
 
 async def test_replayed_decision_is_refused(dev_harness):
@@ -90,14 +105,14 @@ async def test_operator_removed_from_the_case_is_refused(dev_harness):
 async def test_operators_cannot_be_emptied_of_the_sop(dev_harness):
     case = await dev_harness.new_case("qecp")
     others = [o.model_dump(mode="json") for o in dev_harness.world.operators.roster().operators if Role.cms_sop not in o.roles]
-    reason = await refused_untouched(case, "update_operators", await case.decision("cms_sop", {"operators": others}, name="update_operators"))
+    reason = await refused_on_record(case, "update_operators", await case.decision("cms_sop", {"operators": others}, name="update_operators"))
     assert "at least one cms_sop" in reason
 
 
 async def test_update_operators_needs_the_sop(dev_harness):
     case = await dev_harness.new_case("qecp")
     everyone = [o.model_dump(mode="json") for o in dev_harness.world.operators.roster().operators]
-    reason = await refused_untouched(case, "update_operators", await case.decision("program_office", {"operators": everyone}, name="update_operators"))
+    reason = await refused_on_record(case, "update_operators", await case.decision("program_office", {"operators": everyone}, name="update_operators"))
     assert "may be made by cms_sop" in reason
 
 

@@ -3,7 +3,7 @@
 Hypothesis drives each example as one new case on the time-skipping test server with the
 real worker. Every step is one of: the decision the case awaits, properly signed (so
 cases move through their stages); the same with one flaw (any role, a bad signer, or an
-applied decision id), where the stage would allow it; a random attempt (a decision name from RULES or an
+applied decision id), where the stage would allow it; a random attempt (a decision name from DECISIONS or an
 unknown one, any role, a payload valid for it, valid for another decision or garbage,
 a signer who is the right person, a registered person without the role, an unregistered
 name, a forged / missing / stale / tampered / misdirected signature, a fresh decision
@@ -17,7 +17,7 @@ Checked at every step and after every example:
   left retrying);
 * it never accepts what it must refuse. The oracle is written here, independently of
   the workflow's code: an unknown decision name, a role not allowed for the decision
-  (models/decisions.py RULES is the specification), a payload its RULES model refuses,
+  (workflows/decision_table.py DECISIONS is the specification), a payload its model refuses,
   a signature that is missing, forged, stale, altered or for another case or decision,
   a signer who is not registered or does not hold the role, and a decision id the case
   already applied (unless it is the very same submission retried, which returns the
@@ -50,9 +50,9 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 
 from models.case import Stage
-from models.decisions import RULES, Actor, Decision, DecisionOutcome, Role
+from models.decisions import Actor, Decision, DecisionOutcome, DecisionRefused, Role
 from models.intake import DataElement
-from starter.decisions import DecisionRefused, submit
+from starter.decisions import submit
 from starter.signing import sign
 from tests.workflow_env import (  # noqa: F401 (fixture)
     DAY,
@@ -64,8 +64,9 @@ from tests.workflow_env import (  # noqa: F401 (fixture)
     drive,
     skipping,
 )
+from workflows.decision_table import DECISIONS
 
-NAMES = sorted(RULES)
+NAMES = sorted(DECISIONS)
 ROLES = list(Role)
 # Not decisions: near misses, the workflow's own method names, a query, and its other update
 # (refresh_operators, which a case with operators refuses).
@@ -91,7 +92,7 @@ counts = st.integers(0, 2**40)  # beyond 2**63: see the tests at the end
 
 
 def valid_payload(name: str, now: datetime) -> st.SearchStrategy[dict]:
-    """Payloads the decision's RULES model accepts (checked again by the oracle, not assumed)."""
+    """Payloads the decision's payload model accepts (checked again by the oracle, not assumed)."""
     elements = st.lists(st.sampled_from(list(DataElement)).map(lambda e: e.value), max_size=3, unique=True)
     return {
         "confirm_pii": st.fixed_dictionaries({"is_pii": st.sampled_from([True, True, True, False])}, optional={"federal_data": st.booleans(), "data_elements": elements, "compliance_docs": st.lists(texts, max_size=2)}),
@@ -135,11 +136,11 @@ def mutated(payload: dict) -> st.SearchStrategy[dict]:
 
 
 def payload_ok(name: str, payload: Any) -> bool:
-    rule = RULES.get(name)
-    if rule is None or not isinstance(payload, dict):
+    row = DECISIONS.get(name)
+    if row is None or not isinstance(payload, dict):
         return False
     try:
-        rule.payload.model_validate(payload)
+        row.payload.model_validate(payload)
     except ValidationError:
         return False
     return True
@@ -161,16 +162,16 @@ class Attempt:
     def problems(self) -> dict[str, list[str]]:
         """What the oracle knows must make the case refuse this attempt, with the words a reason would use."""
         found: dict[str, list[str]] = {}
-        rule = RULES.get(self.name)
+        row = DECISIONS.get(self.name)
         if self.name == "refresh_operators":  # the workflow's other update: it takes nothing, and only while a case has no operators
             found["not a decision; the case has operators"] = ["already has operators"]
             return found
-        if rule is None:
+        if row is None:
             found["unknown decision name"] = ["unknown decision"]
             return found
         if not payload_ok(self.name, self.payload):
             found["payload refused by its model"] = ["malformed decision", "undecodable"]
-        if self.role not in rule.roles:
+        if self.role not in row.roles:
             found["role not allowed"] = [f"not by role {self.role.value}"]
         if self.signer not in ("holder", "sam") or (self.signer == "sam" and self.role is not Role.cms_sop):
             found[f"bad signer ({self.signer})"] = SIGNATURE_WORDS
@@ -316,7 +317,7 @@ async def test_random_decisions_never_break_a_case(skipping, data, sample, steps
             if kind in ("script", "script with a flaw") and awaited(view):
                 # What the case awaits, so that its stage allows it: correct, or with one flaw (role, signer or id).
                 name = data.draw(st.sampled_from(awaited(view)), label="next")
-                role = data.draw(st.sampled_from(sorted(RULES[name].roles)), label="role")
+                role = data.draw(st.sampled_from(sorted(DECISIONS[name].roles)), label="role")
                 signer, rationale, decision_id, reuses = "holder", None, harness.decision_id(name), False
                 if kind == "script with a flaw":
                     flaw = data.draw(st.sampled_from(["role", "signer", "id"] if soak.applied else ["role", "signer"]), label="flaw")
@@ -328,14 +329,14 @@ async def test_random_decisions_never_break_a_case(skipping, data, sample, steps
                         decision_id, reuses = data.draw(st.sampled_from(sorted(soak.applied)), label="applied id"), True
             else:
                 name = data.draw(st.sampled_from(NAMES) | st.sampled_from(UNKNOWN_NAMES), label="name")
-                allowed = sorted(RULES[name].roles) if name in RULES else []
+                allowed = sorted(DECISIONS[name].roles) if name in DECISIONS else []
                 role = data.draw(st.sampled_from(allowed) | st.sampled_from(ROLES) if allowed else st.sampled_from(ROLES), label="role")
                 signer = data.draw(st.sampled_from(SIGNERS), label="signer")
                 rationale = data.draw(st.none() | st.text(max_size=40), label="rationale")
                 reuse = data.draw(st.booleans(), label="reuse id") and soak.applied
                 decision_id = data.draw(st.sampled_from(sorted(soak.applied)), label="applied id") if reuse else harness.decision_id(name[:20] or "x")
                 reuses = bool(reuse)
-            template = name if name in RULES else data.draw(st.sampled_from(NAMES), label="payload of")
+            template = name if name in DECISIONS else data.draw(st.sampled_from(NAMES), label="payload of")
             payload = data.draw(valid_payload(template, now), label="payload")
             if payload == "ROSTER":
                 roster = soak.world.operators.roster().model_dump(mode="json")["operators"]

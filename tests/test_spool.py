@@ -16,8 +16,9 @@ import httpx
 import pytest
 
 from models.intake import IntakeReport
-from starter.intake import FiledCase
-from starter.spool import Spool, write_atomic
+from starter.intake.filing import FiledCase
+from activities.durable import write_atomic
+from starter.intake.spool import Spool
 from starter.stack import _stop_process, start_dev_server, wait_for_server
 from tests.support import REPORTS, LocalStack, eventually, free_port
 from worker.config import Settings

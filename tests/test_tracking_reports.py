@@ -26,8 +26,8 @@ from typer.testing import CliRunner
 
 from activities.db import make_engine
 from models.register import CaseRecord
-from starter import tracking
-from starter.tracking_cmd import render_table, tracking_app
+from starter.cli.tracking import render_table, tracking_app
+from starter.tracking import formats, periods, reports
 from tests.register_backends import register_url  # noqa: F401 (fixture)
 
 ELEMENTS = ["name", "date_of_birth", "ssn", "medicare_id", "mailing_address", "medical", "bank_account"]
@@ -168,18 +168,18 @@ def check_table(report, status: dict[str, str], totals: dict[str, int]) -> None:
 
 
 def test_fiscal_calendar():
-    assert tracking.fiscal_quarter(2027, 1) == tracking.Period("FY2027 Q1", utc(2026, 10, 1), utc(2027, 1, 1))
-    assert tracking.fiscal_quarter(2027, 1).last_day.isoformat() == "2026-12-31"
-    assert tracking.fiscal_quarter(2027, 4) == tracking.Period("FY2027 Q4", utc(2027, 7, 1), utc(2027, 10, 1))
-    assert tracking.fiscal_year(2027) == tracking.Period("FY2027", utc(2026, 10, 1), utc(2027, 10, 1))
-    assert [tracking.fiscal_quarter_of(utc(2026, m, 15)) for m in (9, 10, 12)] == [(2026, 4), (2027, 1), (2027, 1)]
-    assert [tracking.fiscal_quarter_of(utc(2027, m, 1)) for m in (1, 3, 4, 6, 7, 9)] == [(2027, 2), (2027, 2), (2027, 3), (2027, 3), (2027, 4), (2027, 4)]
+    assert periods.fiscal_quarter(2027, 1) == periods.Period("FY2027 Q1", utc(2026, 10, 1), utc(2027, 1, 1))
+    assert periods.fiscal_quarter(2027, 1).last_day.isoformat() == "2026-12-31"
+    assert periods.fiscal_quarter(2027, 4) == periods.Period("FY2027 Q4", utc(2027, 7, 1), utc(2027, 10, 1))
+    assert periods.fiscal_year(2027) == periods.Period("FY2027", utc(2026, 10, 1), utc(2027, 10, 1))
+    assert [periods.fiscal_quarter_of(utc(2026, m, 15)) for m in (9, 10, 12)] == [(2026, 4), (2027, 1), (2027, 1)]
+    assert [periods.fiscal_quarter_of(utc(2027, m, 1)) for m in (1, 3, 4, 6, 7, 9)] == [(2027, 2), (2027, 2), (2027, 3), (2027, 3), (2027, 4), (2027, 4)]
     with pytest.raises(ValueError):
-        tracking.fiscal_quarter(2027, 5)
-    assert tracking.parse_when("2026-10-01") == utc(2026, 10, 1)
-    assert tracking.parse_when("2026-10-01T08:00:00-04:00") == utc(2026, 10, 1, 12)
+        periods.fiscal_quarter(2027, 5)
+    assert periods.parse_when("2026-10-01") == utc(2026, 10, 1)
+    assert periods.parse_when("2026-10-01T08:00:00-04:00") == utc(2026, 10, 1, 12)
     with pytest.raises(ValueError, match="not a date"):
-        tracking.parse_when("2026-13-01")
+        periods.parse_when("2026-13-01")
 
 
 # ---------------------------------------------------------------------------- the reports
@@ -191,10 +191,10 @@ def test_quarterly_review_matches_independent_counts(engine, quarter):
     status, totals = expected(utc(2020, 10, 1), ends[quarter], ends[quarter])
     assert totals["cases"] > 0
     with Session(engine) as session:
-        report = tracking.quarterly_review(session, 2021, quarter, now=LATER)
+        report = reports.quarterly_review(session, 2021, quarter, now=LATER)
     assert report.review_end == ends[quarter] and len(report.by_quarter) == quarter
-    check_json(json.loads(tracking.to_json(report)), status, totals)
-    check_csv(tracking.to_csv(report), status, totals, quarters=quarter)
+    check_json(json.loads(formats.to_json(report)), status, totals)
+    check_csv(formats.to_csv(report), status, totals, quarters=quarter)
     check_table(report, status, totals)
     # the per-quarter breakdown adds up to the review's totals
     assert sum(b.totals.cases for b in report.by_quarter) == totals["cases"]
@@ -202,9 +202,9 @@ def test_quarterly_review_matches_independent_counts(engine, quarter):
 
 def test_quarterly_review_boundaries(engine):
     with Session(engine) as session:
-        q2 = {line.breach_id: line for line in tracking.quarterly_review(session, 2021, 2, now=LATER).cases}
-        q3 = {line.breach_id: line for line in tracking.quarterly_review(session, 2021, 3, now=LATER).cases}
-        q1 = {line.breach_id: line for line in tracking.quarterly_review(session, 2021, 1, now=LATER).cases}
+        q2 = {line.breach_id: line for line in reports.quarterly_review(session, 2021, 2, now=LATER).cases}
+        q3 = {line.breach_id: line for line in reports.quarterly_review(session, 2021, 3, now=LATER).cases}
+        q1 = {line.breach_id: line for line in reports.quarterly_review(session, 2021, 1, now=LATER).cases}
     assert "edge-first-instant" in q1 and "edge-last-of-fy2020" not in q1
     assert q2["edge-closed-at-q2-end"].status == "ongoing" and q3["edge-closed-at-q2-end"].status == "concluded"
     assert "edge-end-of-q2" in q2
@@ -213,7 +213,7 @@ def test_quarterly_review_boundaries(engine):
 
 def test_a_quarter_not_yet_over_shows_the_current_status(engine):
     with Session(engine) as session:
-        report = tracking.quarterly_review(session, 2021, 2, now=utc(2021, 3, 1))
+        report = reports.quarterly_review(session, 2021, 2, now=utc(2021, 3, 1))
     assert report.review_end is None
     status, _ = expected(utc(2020, 10, 1), utc(2021, 4, 1), None)
     assert {line.breach_id: line.status for line in report.cases} == status
@@ -222,9 +222,9 @@ def test_a_quarter_not_yet_over_shows_the_current_status(engine):
 def test_annual_summary_matches_independent_counts(engine):
     status, totals = expected(utc(2020, 10, 1), utc(2021, 10, 1), utc(2021, 10, 1))
     with Session(engine) as session:
-        report = tracking.annual_summary(session, 2021, now=LATER)
-    check_json(json.loads(tracking.to_json(report)), status, totals)
-    check_csv(tracking.to_csv(report), status, totals, quarters=4)
+        report = reports.annual_summary(session, 2021, now=LATER)
+    check_json(json.loads(formats.to_json(report)), status, totals)
+    check_csv(formats.to_csv(report), status, totals, quarters=4)
     check_table(report, status, totals)
     for b, (start, end) in zip(report.by_quarter, [(utc(2020, 10, 1), utc(2021, 1, 1)), (utc(2021, 1, 1), utc(2021, 4, 1)), (utc(2021, 4, 1), utc(2021, 7, 1)), (utc(2021, 7, 1), utc(2021, 10, 1))], strict=True):
         assert b.totals.cases == sum(1 for c in CASES if start <= c["opened_at"] < end)
@@ -233,12 +233,12 @@ def test_annual_summary_matches_independent_counts(engine):
 def test_cases_over_a_period_have_their_current_status(engine):
     status, totals = expected(utc(2020, 11, 15), utc(2021, 6, 1), None)
     with Session(engine) as session:
-        report = tracking.cases_report(session, utc(2020, 11, 15), utc(2021, 6, 1), now=LATER)
-        everything = tracking.cases_report(session, now=LATER)
+        report = reports.cases_report(session, utc(2020, 11, 15), utc(2021, 6, 1), now=LATER)
+        everything = reports.cases_report(session, now=LATER)
         with pytest.raises(ValueError, match="the period is empty"):
-            tracking.cases_report(session, utc(2021, 1, 1), utc(2021, 1, 1), now=LATER)
-    check_json(json.loads(tracking.to_json(report)), status, totals)
-    check_csv(tracking.to_csv(report), status, totals, quarters=0)
+            reports.cases_report(session, utc(2021, 1, 1), utc(2021, 1, 1), now=LATER)
+    check_json(json.loads(formats.to_json(report)), status, totals)
+    check_csv(formats.to_csv(report), status, totals, quarters=0)
     check_table(report, status, totals)
     assert everything.totals.cases == len(CASES)
     assert [line.opened_at for line in everything.cases] == sorted(c["opened_at"] for c in CASES)

@@ -3,22 +3,17 @@ decisions, clocks and stage survive, and the case still runs to its end."""
 
 from __future__ import annotations
 
-import sys
 import uuid
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
-from temporalio.testing import WorkflowEnvironment
 
 from models.case import CaseConfig, Stage
-from models.decisions import Actor, Decision, Role
-from starter.decisions import DecisionRefused, submit
-from starter.intake import file_report, parse_report
+from models.decisions import Actor, Decision, DecisionRefused, Role
+from starter.decisions import submit
+from starter.intake.filing import file_report, parse_report
 from tests.support import REPORTS, TestOperators, eventually
-from worker.config import Settings
-from worker.converter import data_converter
-from worker.main import build_worker, ensure_search_attributes
+from tests.workflow_env import World, served
 from workflows.breach import BreachResponseWorkflow
 
 OPERATORS = TestOperators({"Sam Ortiz": ["cms_sop"], "Chris Lee": ["contracting_officer"], "Pat Kim": ["hhs_pim"]})
@@ -35,19 +30,13 @@ async def send(env, handle, name: str, d: Decision):
 
 
 @pytest.fixture
-async def env(tmp_path):
-    settings = Settings(data_dir=tmp_path, task_queue=f"can-{uuid.uuid4().hex[:6]}", key_file=tmp_path / "k.json", operators_file=OPERATORS.write(tmp_path / "operators.yaml"))
-    server = str(Path(sys.executable).parent / "temporal-test-server")
-    environment = await WorkflowEnvironment.start_time_skipping(data_converter=data_converter(settings), test_server_existing_path=server)
-    await ensure_search_attributes(environment.client, "default")
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        async with build_worker(environment.client, settings, pool):
-            yield environment, settings
-    await environment.shutdown()
+async def world(tmp_path) -> AsyncIterator[World]:
+    async with served(tmp_path, skips_time=True, operators=OPERATORS) as world:
+        yield world
 
 
-async def test_long_case_continues_as_new_with_its_state(env):
-    environment, settings = env
+async def test_long_case_continues_as_new_with_its_state(world):
+    environment, settings = world.env, world.settings
     client = environment.client
     report = parse_report((REPORTS / "recon-misdirected-email.json").read_text())
     filed = await file_report(client, settings, report, {}, config=CaseConfig(continue_as_new_events=200))

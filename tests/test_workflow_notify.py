@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowUpdateFailedError
-from temporalio.testing import WorkflowEnvironment
 
 from activities.db import make_engine
 from activities.notify.letters import TEMPLATE_DIR
@@ -27,9 +27,7 @@ from models.register import CaseRecord, ClockRecord, NotificationRoundRecord
 from starter.decisions import submit
 from tests.support import eventually
 from tests.test_notify_common import make_roster
-from tests.workflow_env import DAY, HOUR, NOTIFICATION, TEST_SERVER, Harness, World, _serve, drive, harness, quiet_runtime, skipping  # noqa: F401 (fixtures)
-from worker.config import Settings
-from worker.converter import data_converter
+from tests.workflow_env import DAY, HOUR, NOTIFICATION, Harness, World, drive, harness, served, skipping, task_ended  # noqa: F401 (fixtures)
 from workflows.breach import BreachResponseWorkflow
 
 ROSTER_ROWS = 2000
@@ -43,6 +41,13 @@ def roster(skipping: World) -> str:
     if not (folder / "roster-2000.csv").exists():
         make_roster(ROSTER_ROWS, folder / "roster-2000.csv")
     return "file:roster-2000.csv"
+
+
+def _first_export_end(events) -> str | None:
+    """How the case's first export activity ended (its closing event's type), None while it runs."""
+    scheduled = next(e.event_id for e in events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+                     and e.activity_task_scheduled_event_attributes.activity_type.name == "notify.export_round")
+    return next((EventType.Name(e.event_type) for e in events if task_ended(e) == scheduled), None)
 
 
 def export_rows(view_path: str) -> list[dict[str, str]]:
@@ -165,9 +170,7 @@ async def broken(tmp_path_factory) -> AsyncIterator[World]:
     start = lines.index("{% block information_involved %}\n")
     end = lines.index("{% endblock %}\n", start)
     letter.write_text("".join(lines[:start] + lines[end + 1:]))
-    settings = Settings(data_dir=scratch, key_file=scratch / "keys.json")
-    env = await WorkflowEnvironment.start_time_skipping(data_converter=data_converter(settings), test_server_existing_path=str(TEST_SERVER), runtime=quiet_runtime())
-    async for world in _serve(env, scratch, skips_time=True, letter_template_dir=templates):
+    async with served(scratch, skips_time=True, letter_template_dir=templates) as world:
         yield world
 
 
@@ -219,13 +222,21 @@ async def test_a_hold_placed_during_the_export_stops_it_and_the_round_resumes_af
     await drive(case, Stage.hhs_approval)
     await submit(case.handle, "approve_notification", await case.decision("hhs_saop", NOTIFICATION, name="approve_notification"))
 
-    async def exporting() -> bool:
-        return bool((await case.view()).notify_progress)  # a checkpoint was signalled: the export is under way
+    async def past_a_checkpoint() -> bool:
+        """The export has committed a checkpoint: it signals (rows done, rows expected) only after one.
+        Queries only: nothing here lets the time-skipping server move the clock."""
+        view = await case.view()
+        assert not view.individuals_notified, "the export finished before a checkpoint was seen: nothing left to hold"
+        return view.notify_progress is not None and view.notify_progress[0] > 0
 
-    await eventually(exporting, timeout=60, interval=0.05)
+    # The hold goes in right after the first checkpoint (polling to a deadline), so the round has
+    # something to resume from and most of the roster still to read when the cancellation reaches it.
+    await eventually(past_a_checkpoint, timeout=60, interval=0.02)
     until = await harness.now() + 3 * DAY
     await submit(case.handle, "delay_notification", await case.decision("hhs_saop", {"until": until.isoformat(), "authority": "FBI", "written": True}, name="delay_notification"))
     await case.idle(timeout=60)
+    first = _first_export_end(await case.history())
+    assert first == "EVENT_TYPE_ACTIVITY_TASK_CANCELED", f"the first export attempt ended {first}: it did not stop at the hold"
     view = await case.view()
     assert (view.stage, view.status, view.individuals_notified) == (Stage.notify, "ongoing", 0)
     paused = await case.event("notification_export_paused")

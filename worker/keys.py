@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from activities.durable import write_atomic
 
 KEY_BYTES = 32
 
@@ -61,16 +62,10 @@ def _new_key_id() -> str:
 
 
 def _write_private(path: Path, ring: KeyRing) -> None:
-    """Write the key file atomically with 0600 permissions from the first byte."""
+    """Write the key file atomically with 0600 permissions from the first byte (a new folder is 0700)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     doc = {"current": ring.current_id, "keys": {k: base64.b64encode(v).decode() for k, v in ring.keys.items()}}
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(doc, fh, indent=2)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(doc, indent=2).encode(), mode=0o600)
 
 
 def read_key_file(path: Path) -> KeyRing:

@@ -24,16 +24,18 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError, CancelledError
 
-from activities.notify.export import Exporter, ExportError
+from activities.notify.export import Exporter
 from activities.notify.facts import LetterheadError, case_facts, load_letterhead
-from activities.notify.files import PathRefused, confined, write_atomic
+from activities.notify.files import PathRefused, confined, write_file
+from activities.notify.letter_check import check_templates
 from activities.notify.letters import LetterError, Letters, TemplateRefused
 from activities.notify.lookup import RoundNotFound, find_round
 from activities.notify.preview import preview_pdf
 from activities.notify.returned import ReturnedFileError, process_returned
 from activities.notify.roster import RosterError, resolve
+from activities.notify.round_errors import ExportError
 from models.notification import (
-    FileRef,
+    PROGRESS_SIGNAL,
     NotifyProgress,
     NotifyRequest,
     NotifyResult,
@@ -45,7 +47,6 @@ from models.notification import (
 )
 
 _FATAL = (TemplateRefused, LetterError, LetterheadError, RosterError, PathRefused, RoundNotFound, ReturnedFileError)
-PROGRESS_SIGNAL = "notify_progress"
 
 
 def _refuse(exc: Exception) -> ApplicationError:
@@ -89,6 +90,9 @@ class NotifyActivities:
     The templates are read afresh by each activity, so a template fixed on disk is used by
     the next retry without restarting the worker (within one round they never change)."""
 
+    # The error types that end a step for good (the workflow names them in its retry policies).
+    REFUSALS = tuple(c.__name__ for c in _FATAL)
+
     def __init__(self, base_dir: Path, work_dir: Path | None = None, template_dir: Path | None = None,
                  letterhead: Path | None = None, progress: ProgressSignal | None = None) -> None:
         self.base_dir = Path(base_dir)
@@ -106,13 +110,13 @@ class NotifyActivities:
                 raise LetterheadError("no letterhead file is configured (setting BREACH_LETTERHEAD_FILE)")
             facts = case_facts(req, load_letterhead(self.letterhead))
             letters = Letters(self.template_dir)
-            check = letters.check(facts, req.languages, [req.round])
+            check = check_templates(letters, facts, req.languages, [req.round])
             data, pages, count = preview_pdf(letters, facts, req.languages, req.breach_id, req.round)
             folder = confined(self.base_dir, req.out_folder, "output folder")
-            ref = write_atomic(folder / f"round-{req.round}" / "preview.pdf", data)
+            pdf = write_file(folder / f"round-{req.round}" / "preview.pdf", data)
         except _FATAL as exc:
             raise _refuse(exc) from None
-        preview = PreviewResult(pdf=FileRef(path=ref.path, sha256=ref.sha256, bytes=ref.bytes), pages=pages, letters=count)
+        preview = PreviewResult(pdf=pdf, pages=pages, letters=count)
         return Prepared(facts=facts, check=check, preview=preview)
 
     @activity.defn(name="notify.export_round")

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from itertools import compress, count, repeat
 from operator import itemgetter, methodcaller, mod, not_
 
-from activities.notify.roster import (
+from activities.notify.person import (
     STATES,
     UNKNOWN_STATE,
     Person,

@@ -1,9 +1,15 @@
-"""File plumbing shared by the notification modules: confined paths, atomic writes,
-checksums, the per-round lock and the layout of a round's folders.
+"""File plumbing shared by the notification modules: confined paths, whole files written
+with a record of what was written, checksums, the per-round lock and the layout of a
+round's folders.
 
 Why confined paths: roster URIs and output folders arrive in workflow payloads; resolving
 them under one configured base folder (and refusing ``..`` escapes) keeps an activity
 from reading or writing anywhere else on the worker's disk.
+
+Whole files go through ``activities.durable.write_atomic`` (the project's one atomic
+writer, private mode: letters, lists and manifests describe people); ``write_file`` only
+adds the ``FileRef`` a result records. Files that grow row by row (the export's CSV files)
+keep their own checkpointed fsyncs (``round_files``).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from activities.durable import write_atomic
 from models.notification import FileRef
 
 
@@ -31,29 +38,13 @@ def confined(base: Path, relative: str | Path, what: str) -> Path:
     return path
 
 
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_atomic(target: Path, data: bytes) -> FileRef:
-    """Write-then-rename (as the outbox does): readers see the old file or the new one, never half."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.partial")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, target)
-    fsync_dir(target.parent)
-    return FileRef(path=str(target), sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
+def write_file(target: Path, data: bytes) -> FileRef:
+    """``data`` written atomically and durably to ``target``, and the record of it."""
+    return FileRef(path=str(target), sha256=write_atomic(target, data), bytes=len(data))
 
 
 def write_json(target: Path, document) -> FileRef:
-    return write_atomic(target, (json.dumps(document, indent=2, sort_keys=True, default=str) + "\n").encode())
+    return write_file(target, (json.dumps(document, indent=2, sort_keys=True, default=str) + "\n").encode())
 
 
 def file_ref(path: Path, rows: int | None = None) -> FileRef:

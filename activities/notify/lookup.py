@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from activities.notify.batch import EXPORT_COLUMNS, NO_ADDRESS_COLUMNS
-from activities.notify.export import EXPORT, NO_ADDRESS
 from activities.notify.letters import LetterError, Letters, Recipient
-from activities.notify.roster import KeyMaker, RosterError, RosterReader, RowProblem, load_secret, sha256_file
+from activities.notify.person import RowProblem
+from activities.notify.person_key import KeyMaker, load_secret
+from activities.notify.round_files import EXPORT, NO_ADDRESS
+from activities.notify.roster import RosterError, RosterReader, sha256_file
 from models.mailing import LetterVariant
 from models.notification import NotifyRequest
 

@@ -24,7 +24,8 @@ from pathlib import Path
 
 from fpdf import FPDF
 
-from activities.notify.letters import SAMPLE_RECIPIENTS, LetterError, Letters
+from activities.notify.letters import LetterError, Letters
+from activities.notify.samples import SAMPLE_RECIPIENTS
 from models.mailing import LetterVariant
 from models.notification import LetterFacts
 

@@ -32,13 +32,16 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+from activities.durable import fsync_dir
 from activities.notify.batch import EXPORT_COLUMNS
-from activities.notify.export import EXPORT
-from activities.notify.files import file_ref, fsync_dir, write_atomic
-from activities.notify.letters import BASE_LANGUAGE, Letters
+from activities.notify.closing import substitute_notice
+from activities.notify.files import file_ref, write_file
+from activities.notify.letters import Letters
 from activities.notify.lookup import OnProgress, Round, read_csv
-from activities.notify.roster import UNKNOWN_STATE, RosterError, RosterReader, sha256_file
-from models.notification import SUBSTITUTE_NOTICE_DAYS, SUBSTITUTE_NOTICE_THRESHOLD, FileRef, ReturnedMailResult
+from activities.notify.person import UNKNOWN_STATE
+from activities.notify.roster import RosterError, RosterReader, sha256_file
+from activities.notify.round_files import EXPORT
+from models.notification import SUBSTITUTE_NOTICE_THRESHOLD, FileRef, ReturnedMailResult
 
 ADDENDUM_COLUMNS = ("recipient_key", "record_id", "variant", "language", "large_print", "addressee_1", "addressee_2", "state",
                     "phone", "email", "reason")
@@ -191,29 +194,23 @@ def _process(letters: Letters, found: Round, returned: Path, sha: str, scratch: 
         for leftover in scratch.glob("work.sqlite*"):
             leftover.unlink()
     required = matched >= SUBSTITUTE_NOTICE_THRESHOLD
-    addendum_ref = _publish(write_atomic(scratch / "addendum.csv", addendum.getvalue().encode()), target, rows=matched)
-    unmatched_ref = _publish(write_atomic(scratch / "unmatched.csv", unmatched_buf.getvalue().encode()), target, rows=unknown)
+    addendum_ref = _publish(write_file(scratch / "addendum.csv", addendum.getvalue().encode()), target, rows=matched)
+    unmatched_ref = _publish(write_file(scratch / "unmatched.csv", unmatched_buf.getvalue().encode()), target, rows=unknown)
     notice = None
     if required:
         request = found.request
         ready = letters.translated(request.languages, request.facts)
         named_states = sorted(s for s in states if s != UNKNOWN_STATE)
-        parts = [letters.render_document("substitute-notice", request.facts, code, states=named_states, breach_id=request.breach_id,
-                                         round=found.number, follow_up=found.number > 1, days=SUBSTITUTE_NOTICE_DAYS,
-                                         threshold=SUBSTITUTE_NOTICE_THRESHOLD)
-                 for code in ready if letters.has_document("substitute-notice", code)]
-        if not parts:
-            parts = [letters.render_document("substitute-notice", request.facts, BASE_LANGUAGE, states=named_states,
-                                             breach_id=request.breach_id, round=found.number, follow_up=found.number > 1,
-                                             days=SUBSTITUTE_NOTICE_DAYS, threshold=SUBSTITUTE_NOTICE_THRESHOLD)]
-        notice = _publish(write_atomic(scratch / "substitute-notice.txt", ("\n" + "=" * 72 + "\n\n").join(parts).encode()), target)
+        text = substitute_notice(letters, request.facts, ready, named_states, breach_id=request.breach_id, round=found.number,
+                                 follow_up=found.number > 1)
+        notice = _publish(write_file(scratch / "substitute-notice.txt", text), target)
     result = ReturnedMailResult(
         breach_id=found.request.breach_id, round=found.number, returned_sha256=sha, returned_rows=entries, matched=matched,
         unknown=unknown, repeated=repeats, substitute_notice_required=required, by_state=dict(sorted(states.items())),
         addendum=addendum_ref, unmatched=unmatched_ref, substitute_notice=notice,
     )
     body = (json.dumps(result.model_dump(mode="json", exclude={"summary", "already_done"}), indent=2, sort_keys=True) + "\n").encode()
-    summary = _publish(write_atomic(scratch / "summary.json", body), target)
+    summary = _publish(write_file(scratch / "summary.json", body), target)
     return result.model_copy(update={"summary": summary})
 
 
