@@ -212,6 +212,14 @@ def breach_id(source: Source | str, external_id: str) -> str:
     return f"{src}-{safe}"
 
 
+WORKFLOW_PREFIX = "breach-"
+
+
 def workflow_id_for(breach: str) -> str:
-    return f"breach-{breach}"
+    return f"{WORKFLOW_PREFIX}{breach}"
+
+
+def breach_id_of(case: str) -> str:
+    """The breach id of a case given as its breach id or as its workflow id."""
+    return case.removeprefix(WORKFLOW_PREFIX)
 

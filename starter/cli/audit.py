@@ -16,7 +16,8 @@ from rich.table import Table
 from rich.text import Text
 
 from activities import audit
-from starter.cli.console import breach_id, err, fail, open_register, out
+from models.intake import breach_id_of
+from starter.cli.console import err, fail, open_register, out
 from worker.config import Settings
 
 audit_app = typer.Typer(help="The register's tamper-evident audit trail: verify the hash chain, read the entries.", no_args_is_help=True)
@@ -73,7 +74,7 @@ def log_cmd(
     """
     engine = open_register(Settings())
     try:
-        entries = audit.read_log(engine, breach_id(case) if case else None)
+        entries = audit.read_log(engine, breach_id_of(case) if case else None)
     except audit.AuditChainError as exc:
         raise fail(str(exc)) from None
     finally:
@@ -86,5 +87,5 @@ def log_cmd(
         detail = json.dumps(e["detail"], ensure_ascii=False, sort_keys=True)
         table.add_row(*(Text(v) for v in (str(e["seq"]), e["at"][:19].replace("T", " "), e["breach_id"], e["kind"], e["actor"], e["role"] or "-", detail)))
     (out if out.is_terminal else Console(width=max(out.width, 220))).print(table)
-    scope = f" of case {breach_id(case)}" if case else ""
+    scope = f" of case {breach_id_of(case)}" if case else ""
     out.print(f"{len(entries)} audit entr{'y' if len(entries) == 1 else 'ies'}{scope}", highlight=False, markup=False, soft_wrap=True)

@@ -11,7 +11,7 @@ module, so the CLI has no import cycle (tests/test_layering.py checks the whole 
   the register's engine; both turn "cannot reach it" into ``fail``. ``fetch_case`` reads a
   case's details and timeline, ``run_case_update`` sends it a maintenance update.
 - ``write_output(path, text)`` writes a file the operator named (``--out``).
-- ``workflow_id(case)`` / ``breach_id(case)``: a command takes a case as its breach id or
+- ``workflow_id(case)`` (and ``models.intake.breach_id_of``): a command takes a case as its breach id or
   its workflow id; these turn either into the one it needs (the format is
   ``models.intake.workflow_id_for``).
 """
@@ -36,7 +36,7 @@ from temporalio.service import RPCError
 from activities.db import make_engine
 from activities.durable import write_atomic
 from models.case import CaseView, TimelineEvent
-from models.intake import workflow_id_for
+from models.intake import breach_id_of, workflow_id_for
 from worker import keys as keyring
 from worker.config import Settings
 from worker.main import connect
@@ -44,8 +44,6 @@ from workflows.breach import BreachResponseWorkflow
 
 out = Console()
 err = Console(stderr=True)
-
-_WORKFLOW_PREFIX = workflow_id_for("")
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -58,14 +56,9 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def breach_id(case: str) -> str:
-    """The breach id of a case given as its breach id or its workflow id."""
-    return case.removeprefix(_WORKFLOW_PREFIX)
-
-
 def workflow_id(case: str) -> str:
     """The workflow id of a case given as its breach id or its workflow id."""
-    return workflow_id_for(breach_id(case))
+    return workflow_id_for(breach_id_of(case))
 
 
 async def client(settings: Settings) -> Client:

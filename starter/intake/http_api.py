@@ -40,7 +40,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
-from models.intake import IntakeReport, Source
+from models.intake import IntakeReport, Source, breach_id_of
 from starter.intake.filing import InvalidReport, parse_for_filing
 from starter.intake.service import Accepted, CaseStatus, IntakeService, NotFileable
 from starter.intake.tokens import TokenRecord
@@ -257,7 +257,7 @@ def create_app(service: IntakeService, *, drain_spool: bool = False) -> FastAPI:
         match = BREACH_ID.match(breach_id)
         if not match or match.group(1) not in Source.__members__:
             return problem(404, "no such case", f"{breach_id!r} is not a breach id (<source>-<external id>, as answered at intake)")
-        bid = breach_id.removeprefix("breach-")
+        bid = breach_id_of(breach_id)
         if not token.allows(match.group(1)):
             return refused(request, 403, "source not allowed", f"token {token.name!r} may read cases of {token.scope}, not of source {match.group(1)!r}", token)
         if service.temporal_away() and service.spool.contains(bid):
