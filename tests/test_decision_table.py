@@ -23,7 +23,7 @@ from tests.fake_case import NOTIFICATION, OPERATORS, QECP_ANSWERS, RECON_ANSWERS
 from workflows import admission
 from workflows import clocks as rules
 from workflows.decision_table import DECISIONS, ROLES
-from workflows.ledger import ESCALATE_TO
+from workflows.ledger import CLOCK_FIXES, ESCALATE_TO
 from workflows.tracks import hipaa
 
 R = Role
@@ -903,31 +903,31 @@ def test_read_finds_the_row_and_refuses_unknown_names_wrong_arity_and_bad_envelo
         admission.read("confirm_pii", [{"decision_id": "r-2"}], Decision.model_validate)
 
 
-# ---------------------------------------------------------------------------- bugs (xfail until fixed)
+# ---------------------------------------------------------------------------- clock rules corrected under running cases (ledger.CLOCK_FIXES)
 
 
-@pytest.mark.xfail(strict=True, reason="workflows/tracks/hipaa.py:20: a retired hipaa_ocr clock is never started again when the count returns to 500 or more")
+
 async def test_the_ocr_clock_returns_when_the_count_returns_to_500():
     w = await World.filed(sample("qecp", hipaa_covered=True, estimated_individuals=600))
     w.s.individuals = 400
-    hipaa.count_clocks(w.case)
+    hipaa.count_clocks(w.case, before=600)
     assert (w.s.clocks["hipaa_ocr"].state, w.s.clocks["hipaa_ocr_annual_log"].state) == (ClockState.not_applicable, ClockState.pending)
     w.s.individuals = 600
-    hipaa.count_clocks(w.case)
+    hipaa.count_clocks(w.case, before=400)
     assert w.s.clocks["hipaa_ocr_annual_log"].state is ClockState.not_applicable
-    assert w.s.clocks["hipaa_ocr"].state is ClockState.pending  # fails: not_applicable, so no OCR clock at all
+    assert w.s.clocks["hipaa_ocr"].state is ClockState.pending
 
 
-@pytest.mark.xfail(strict=True, reason="workflows/tracks/hipaa.py:24: a retired hipaa_media clock is never started again when the count goes back above 500")
+
 async def test_the_media_clock_returns_when_the_count_goes_back_above_500():
     w = await World.filed(sample("qecp", hipaa_covered=True, estimated_individuals=600))
     await w.decide("new_information", {"individuals_delta": -200})
     assert w.s.clocks["hipaa_media"].state is ClockState.not_applicable
     await w.decide("new_information", {"individuals_delta": 200})
-    assert w.s.clocks["hipaa_media"].state is ClockState.pending  # fails: stays not_applicable
+    assert w.s.clocks["hipaa_media"].state is ClockState.pending
 
 
-@pytest.mark.xfail(strict=True, reason="workflows/tracks/notification.py:158: the OCR notice is sent when hipaa_ocr is in the clocks at all, also retired below 500, and the annual-log entry is sent too")
+
 async def test_a_case_below_500_reports_to_ocr_in_the_annual_log_only():
     w = await World.filed(sample("qecp", hipaa_covered=True, estimated_individuals=600))
     await w.decide("new_information", {"individuals_delta": -200})  # 400: OCR hears in the annual log
@@ -938,7 +938,26 @@ async def test_a_case_below_500_reports_to_ocr_in_the_annual_log_only():
     await w.decide("approve_notification", NOTIFICATION, role=R.hhs_saop)
     await w.decide("record_notification_sent", {"individuals_notified": 400})
     assert "hipaa_ocr_annual_log_entry" in w.fx.sent()
-    assert "hipaa_ocr_notice" not in w.fx.sent()  # fails: both went to OCR
+    assert "hipaa_ocr_notice" not in w.fx.sent()
+
+
+async def test_a_case_from_before_the_correction_keeps_the_old_rules():
+    """Replaying a case that began before CLOCK_FIXES: the old rule, exactly (patched says no)."""
+    w = await World.filed(sample("qecp", hipaa_covered=True, estimated_individuals=600))
+    asked = []
+    w.ledger.patched = lambda patch: asked.append(patch) or False
+    await w.decide("new_information", {"individuals_delta": -200})
+    await w.decide("new_information", {"individuals_delta": 200})
+    assert w.s.clocks["hipaa_media"].state is ClockState.not_applicable and w.s.clocks["hipaa_ocr"].state is ClockState.not_applicable
+    assert set(asked) == {CLOCK_FIXES}
+
+
+async def test_the_correction_is_asked_only_where_the_rules_differ():
+    w = await World.filed(sample("qecp", hipaa_covered=True, estimated_individuals=600))
+    asked = []
+    w.ledger.patched = lambda patch: asked.append(patch) or True
+    await w.decide("new_information", {"individuals_delta": 50})
+    assert asked == []  # no marker in the history of a case the correction does not concern
 
 
 async def test_a_busy_case_asks_to_try_again_only_for_the_decisions_it_is_working_on():

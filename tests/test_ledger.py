@@ -218,7 +218,7 @@ def test_a_hold_ends_on_its_date():
     assert w.s.hold is None and w.s.timeline[-1].detail == "hold reached its end date"
 
 
-@pytest.mark.xfail(strict=True, reason="workflows/ledger.py:174 (lift_hold, called by tick at :206) uses self.now(), not the tick's max(now, fired_at): a hold whose timer fired is recorded as ended before its end and the clocks resume from the stale time")
+
 def test_a_hold_that_lapses_on_a_timer_fired_late_in_the_task_ends_at_its_due_time():
     w = world()
     w.ledger.start(rules.service_level("record_notification_sent", w.clock(), w.s.config, ["notifying_official"]))
@@ -228,8 +228,21 @@ def test_a_hold_that_lapses_on_a_timer_fired_late_in_the_task_ends_at_its_due_ti
     w.clock.at = end - MINUTE  # the task's now lags the timer it woke for (see CaseLedger.tick)
     w.ledger.tick(fired_at=end)
     assert w.s.hold is None  # the hold is lifted: tick took the later time ...
-    assert w.s.clocks["law_enforcement_hold"].met_at == end  # ... fails: met at end - 1 minute, before the hold ended
+    assert w.s.clocks["law_enforcement_hold"].met_at == end  # ... and the hold ended at its end
     assert w.s.clocks["record_notification_sent"].due_at == end + remaining
+
+
+def test_a_case_from_before_the_correction_lifts_a_late_fired_hold_at_the_task_time():
+    w = world()
+    w.ledger.patched = lambda patch: False  # replaying a case that began before CLOCK_FIXES
+    w.ledger.start(rules.service_level("record_notification_sent", w.clock(), w.s.config, ["notifying_official"]))
+    hold(w, days=10, written=True)
+    remaining = w.s.clocks["record_notification_sent"].paused_remaining
+    end = w.s.clocks["law_enforcement_hold"].due_at
+    w.clock.at = end - MINUTE
+    w.ledger.tick(fired_at=end)
+    assert w.s.clocks["law_enforcement_hold"].met_at == end - MINUTE
+    assert w.s.clocks["record_notification_sent"].due_at == end - MINUTE + remaining
 
 
 # ---------------------------------------------------------------------------- stages

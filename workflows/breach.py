@@ -55,7 +55,7 @@ class BreachResponseWorkflow:
     def __init__(self, inp: CaseInput) -> None:
         report = inp.report
         state = inp.carried or CaseState(report=report, config=inp.config, individuals=report.estimated_individuals, data_elements=list(report.data_elements))
-        self.ledger = CaseLedger(state, now=workflow.now, roles=ROLES, publish=self._publish)
+        self.ledger = CaseLedger(state, now=workflow.now, roles=ROLES, publish=self._publish, patched=workflow.patched)
         self.case = Case(self.ledger, ActivityCalls())
         self._published: dict[str, object] = {}
         self._fired_at: datetime | None = None  # the due time of the main loop's timer, once it has fired

@@ -37,6 +37,12 @@ ENTRY_SLA: dict[Stage, str] = {
 
 ESCALATE_TO = "cms_sop (BRT chair)"
 
+# Clock rules corrected under running cases (``workflow.patched``; asked only where the
+# corrected rule and the old one differ): the HIPAA clocks retired by a count come back
+# when the count does, the OCR notice goes only while its clock is open, and a hold ended
+# by a timer that fired late in its task ends at its due time.
+CLOCK_FIXES = "clock-fixes-1"
+
 
 class CaseLedger:
     """The state of one case and the only code that changes it.
@@ -44,12 +50,16 @@ class CaseLedger:
     ``roles`` names, for each decision, the roles that may make it: a service-level clock
     records whom it waits for. ``wake`` tells the workflow's loop that something changed
     and its deadlines must be looked at again. ``exporting`` is true while a mail-house
-    export runs (the task itself belongs to the workflow, not to the state).
+    export runs (the task itself belongs to the workflow, not to the state). ``patched``
+    is ``workflow.patched`` in the workflow: a corrected rule asks it whether this case
+    runs the correction (a case that began before it replays the old rule).
     """
 
-    def __init__(self, state: CaseState, *, now: Callable[[], datetime], roles: Mapping[str, frozenset[Role]], publish: Callable[[], None] = lambda: None) -> None:
+    def __init__(self, state: CaseState, *, now: Callable[[], datetime], roles: Mapping[str, frozenset[Role]], publish: Callable[[], None] = lambda: None,
+                 patched: Callable[[str], bool] = lambda _patch: True) -> None:
         self.state = state
         self.now = now
+        self.patched = patched
         self.roles = roles
         self.publish = publish
         self.wake = False
@@ -169,9 +179,9 @@ class CaseLedger:
             if self.pending(name):
                 self.not_applicable(name, why)
 
-    def lift_hold(self, why: str) -> None:
-        """End the law-enforcement hold; the notification clocks resume with what remained."""
-        s, now = self.state, self.now()
+    def lift_hold(self, why: str, at: datetime | None = None) -> None:
+        """End the law-enforcement hold (now, or at ``at``); the notification clocks resume with what remained."""
+        s, now = self.state, at or self.now()
         s.hold = None
         hold = s.clocks["law_enforcement_hold"]
         s.clocks["law_enforcement_hold"] = hold.model_copy(update={"state": ClockState.met, "met_at": min(now, hold.due_at)})
@@ -203,7 +213,8 @@ class CaseLedger:
             if name == "law_enforcement_hold":
                 if c.due_at <= now:
                     lapsed = s.hold is not None and not s.hold.written and s.hold.until > c.due_at
-                    self.lift_hold("oral instruction lapsed after 30 days" if lapsed else "hold reached its end date")
+                    late_task = now != self.now() and self.patched(CLOCK_FIXES)  # the timer's time, not the stale task's
+                    self.lift_hold("oral instruction lapsed after 30 days" if lapsed else "hold reached its end date", at=now if late_task else None)
                 continue
             if c.reminder_at and not c.reminded and c.reminder_at <= now < c.due_at:
                 s.clocks[name] = c = c.model_copy(update={"reminded": True})

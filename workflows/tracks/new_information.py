@@ -35,6 +35,7 @@ def can_add(case: Case, d: Decision, p: NewInformation) -> str | None:
 
 async def add(case: Case, d: Decision, p: NewInformation) -> str:
     s, ledger = case.s, case.ledger
+    before = s.individuals
     s.individuals += p.individuals_delta
     s.data_elements += [e for e in p.data_elements_added if e not in s.data_elements]
     s.misuse_reported = s.misuse_reported or p.misuse_evidence
@@ -42,7 +43,7 @@ async def add(case: Case, d: Decision, p: NewInformation) -> str:
         s.follow_up_reason = material_change(p)
     ledger.event("new_information", detail=f"individuals now {s.individuals}; added {[e.value for e in p.data_elements_added]}; misuse {p.misuse_evidence}")
     if s.report.hipaa_covered:
-        hipaa.count_clocks(case)
+        hipaa.count_clocks(case, before)
     reopened = s.assessment is not None and s.stage in (Stage.pim_review, Stage.cms_approval, Stage.hhs_approval, Stage.notify)
     if reopened:
         s.pim_open_request, s.main_outcome = None, None

@@ -23,7 +23,8 @@ from workflows.case import Case
 from workflows.details import span
 from workflows.effects import ExportPaused, StepFailed
 from workflows.tracks.closure import close
-from workflows.tracks.hipaa import ocr_document
+from workflows.ledger import CLOCK_FIXES
+from workflows.tracks.hipaa import ocr_document, ocr_open
 from workflows.view import export_round
 
 
@@ -144,6 +145,7 @@ async def round_done(case: Case, result: NotifyResult) -> None:
 async def notified(case: Case, individuals: int, media_notice: bool, detail: str) -> None:
     """A notice round is done: settle the notification clocks, tell OCR, close when in notify."""
     s, ledger = case.s, case.ledger
+    tell_ocr = s.report.hipaa_covered and ocr_open(case)
     s.notice_rounds += 1
     s.individuals_notified = max(s.individuals_notified, individuals)
     ledger.settle("record_notification_sent")
@@ -155,7 +157,8 @@ async def notified(case: Case, individuals: int, media_notice: bool, detail: str
         elif s.clocks["hipaa_media"].state is not ClockState.met:
             ledger.not_applicable("hipaa_media", "no state has more than 500 affected residents")
     ledger.event("notification_batch_done", detail=f"round {s.notice_rounds}: {detail}")
-    if s.report.hipaa_covered and s.notice_rounds == 1 and "hipaa_ocr" in s.clocks:
+    before_fix = s.report.hipaa_covered and s.notice_rounds == 1 and "hipaa_ocr" in s.clocks  # also sent when the clock was retired
+    if tell_ocr if tell_ocr == before_fix or ledger.patched(CLOCK_FIXES) else before_fix:
         await case.send("hipaa_ocr_notice", ocr_document(case), summary="Notify HHS OCR with the individual notice (45 CFR 164.408)")
     if s.stage is Stage.notify:  # new information during the export reopened the assessment: a follow-up round comes
         await close(case, "notified")
