@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
 from models.case import ClockKind, ClockState, Stage
 from models.case_state import Hold
 from tests.fake_case import World, sample
