@@ -769,11 +769,11 @@ async def test_a_hold_stops_a_running_export_which_resumes_the_same_round_when_l
     [export] = w.fx.exports
     [request] = w.fx.args("start_export")
     assert (request.round, request.roster_uri, w.ledger.exporting) == (1, "file:roster-qecp.csv", True)
-    w.case.export = export
+    assert w.ledger.export is export
     await w.decide("delay_notification", {"until": (w.clock() + 5 * DAY).isoformat(), "authority": "FBI field office", "written": True}, role=R.hhs_saop)
     assert export.cancelled()
     await w.work()
-    assert (w.ledger.exporting, w.case.export, kinds(w)[-1]) == (False, None, "notification_export_paused")
+    assert (w.ledger.exporting, w.ledger.export, kinds(w)[-1]) == (False, None, "notification_export_paused")
     assert len(w.fx.exports) == 1  # no export under a hold
     w.clock.advance(DAY)
     await w.decide("lift_delay", role=R.hhs_saop)

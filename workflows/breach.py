@@ -77,7 +77,7 @@ class BreachResponseWorkflow:
             self._fired_at = None
             await self.case.flush_notices()
             await notification.work(self.case)
-            if self._history_is_long() and workflow.all_handlers_finished() and self.case.export is None:
+            if self._history_is_long() and workflow.all_handlers_finished() and self.ledger.export is None:
                 # No await between the check and the call: a decision arriving meanwhile would be cut off.
                 workflow.continue_as_new(CaseInput(report=self.s.report, config=self.s.config, carried=self.s))
             self.ledger.wake = False
@@ -92,9 +92,9 @@ class BreachResponseWorkflow:
 
     def _should_wake(self) -> bool:
         """A change of state, closure, a finished export, or a long history at a quiet moment (to continue as new)."""
-        if self.case.export is not None and self.case.export.done():
+        if self.ledger.export is not None and self.ledger.export.done():
             return True
-        return self.ledger.wake or self.s.closed or (self._history_is_long() and workflow.all_handlers_finished() and self.case.export is None)
+        return self.ledger.wake or self.s.closed or (self._history_is_long() and workflow.all_handlers_finished() and self.ledger.export is None)
 
     def _history_is_long(self) -> bool:
         info = workflow.info()

@@ -8,11 +8,9 @@ outbox, the timeline and the audit trail together).
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 
 from models.case_state import CaseState
-from models.notification import NotifyResult
 from models.records import AuditEntry, OutboundReport
 from workflows.effects import Effects
 from workflows.ledger import CaseLedger
@@ -23,7 +21,6 @@ class Case:
     def __init__(self, ledger: CaseLedger, fx: Effects) -> None:
         self.ledger = ledger
         self.fx = fx
-        self.export: asyncio.Task[NotifyResult] | None = None  # the running mail-house export
 
     @property
     def s(self) -> CaseState:

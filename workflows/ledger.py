@@ -14,12 +14,14 @@ calls ``tick``.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from models.case import Clock, ClockKind, ClockState, Finding, Stage, TimelineEvent
 from models.case_state import CaseState, DecisionNote
 from models.decisions import Decision
+from models.notification import NotifyResult
 from models.roles import Role
 from workflows import clocks as rules
 from workflows.details import span
@@ -49,8 +51,9 @@ class CaseLedger:
 
     ``roles`` names, for each decision, the roles that may make it: a service-level clock
     records whom it waits for. ``wake`` tells the workflow's loop that something changed
-    and its deadlines must be looked at again. ``exporting`` is true while a mail-house
-    export runs (the task itself belongs to the workflow, not to the state). ``patched``
+    and its deadlines must be looked at again. ``export`` is the running mail-house
+    export's task (not part of the carried state: an export never outlives a run, see
+    continue-as-new in workflows/breach.py). ``patched``
     is ``workflow.patched`` in the workflow: a corrected rule asks it whether this case
     runs the correction (a case that began before it replays the old rule).
     """
@@ -63,8 +66,12 @@ class CaseLedger:
         self.roles = roles
         self.publish = publish
         self.wake = False
-        self.exporting = False
+        self.export: asyncio.Task[NotifyResult] | None = None
         self.notices: list[tuple[str, dict]] = []  # reminders and escalations not yet delivered
+
+    @property
+    def exporting(self) -> bool:
+        return self.export is not None
 
     # ------------------------------------------------------------------ records
 

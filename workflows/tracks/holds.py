@@ -28,8 +28,8 @@ def can_delay(case: Case, d: Decision, p: DelayNotification) -> str | None:
 async def delay(case: Case, d: Decision, p: DelayNotification) -> str:
     s, ledger, now = case.s, case.ledger, case.now()
     s.hold = Hold(authority=p.authority, written=p.written, until=p.until, started_at=now)
-    if case.export is not None:
-        case.export.cancel()  # no letter goes out under a hold; the round resumes from its checkpoint after it
+    if ledger.export is not None:
+        ledger.export.cancel()  # no letter goes out under a hold; the round resumes from its checkpoint after it
     clock = rules.hold(now, p.until, p.written, s.config)
     ledger.start(clock)
     for name in sorted(rules.NOTIFICATION_CLOCKS):

@@ -92,8 +92,8 @@ async def work(case: Case) -> None:
     while s.letters_stale and s.stage is Stage.cms_approval and not s.notify_problem:
         s.letters_stale = False
         await prepare_letters(case)
-    if case.export is not None and case.export.done():
-        task, case.export, ledger.exporting = case.export, None, False
+    if ledger.export is not None and ledger.export.done():
+        task, ledger.export = ledger.export, None
         s.notify_progress = None
         try:
             result = await case.fx.finish_export(task)
@@ -119,8 +119,7 @@ async def work(case: Case) -> None:
             except ValidationError as exc:  # e.g. a language code the letters cannot name: refused, not a stuck task
                 stopped(case, "notification_export_failed", "the export request is invalid: " + "; ".join(e["msg"] for e in exc.errors(include_url=False)))
                 return
-        case.export = case.fx.start_export(s.export_request, summary=f"Export round {s.export_request.round} of the letters to the mail house")
-        ledger.exporting = True
+        ledger.export = case.fx.start_export(s.export_request, summary=f"Export round {s.export_request.round} of the letters to the mail house")
         ledger.event("notification_export_started", detail=f"round {s.export_request.round} from {s.report.roster_uri}")
         ledger.publish()
 
