@@ -34,7 +34,7 @@ from models.operators import OperatorRoster
 from models.records import AuditEntry, CaseOpening, CaseSync, DecisionEntry, DraftRequest, OutboundReport, Receipt, RoundEntry
 from models.risk import MisuseEvidence, RiskAnswers, RiskAssessment
 from models.roles import Role
-from tests.support import REPO, REPORTS, SHARED, TestOperators
+from tests.support import NOTIFICATION, REPO, SHARED, TestOperators, sample
 from workflows import admission
 from workflows.case import Case
 from workflows.decision_table import DECISIONS, ROLES
@@ -49,23 +49,10 @@ LETTERHEAD_MODEL = load_letterhead(LETTERHEAD)
 OPERATORS = TestOperators()  # one operator per role ("Test <role>") plus Sam Ortiz (cms_sop); keys made once
 ROSTER = OPERATORS.roster()
 
-SAMPLES = {
-    "laptop": "laptop-claims-major.json",  # contractor, HIPAA, 152,000 people: major incident at intake
-    "qecp": "qecp-public-pdfs.json",  # agency system, 37 people, no contractor, not HIPAA
-    "recon": "recon-misdirected-email.json",  # contractor, 812 people, low risk once answered
-}
 
 # The answers a BRT gives from the samples' summaries (as in tests/test_risk_fixtures.py).
 QECP_ANSWERS = RiskAnswers(populations=[], sensitive_context=False, misuse_evidence=MisuseEvidence.none_found)  # moderate: notify
 RECON_ANSWERS = RiskAnswers(populations=[], sensitive_context=False, recipient_confirmed_deletion=True, exposure_hours=17, misuse_evidence=MisuseEvidence.none_found)  # low: PIM
-
-NOTIFICATION = {"method": ["first_class_mail"], "notifying_official": "CMS Administrator", "services": ["credit_monitoring"], "languages": ["en"]}
-
-
-def sample(name: str, **changes: Any) -> IntakeReport:
-    """A sample report of ../shared/fixtures/reports, with ``changes`` applied and validated again."""
-    base = IntakeReport.model_validate_json((REPORTS / SAMPLES.get(name, name)).read_text())
-    return IntakeReport.model_validate({**base.model_dump(), **changes}) if changes else base
 
 
 class FakeClock:

@@ -16,12 +16,29 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
+from models.intake import IntakeReport
 from worker.config import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 REPORTS = SHARED / "fixtures" / "reports"
+
+SAMPLES = {
+    "laptop": "laptop-claims-major.json",  # contractor, HIPAA, 152,000 people: major incident at intake
+    "qecp": "qecp-public-pdfs.json",  # agency system, 37 people, no contractor, not HIPAA, high risk
+    "recon": "recon-misdirected-email.json",  # contractor, 812 people, low risk once answered
+}
+
+# An HHS approval of notification by first-class mail, as the tests give it.
+NOTIFICATION = {"method": ["first_class_mail"], "notifying_official": "CMS Administrator", "services": ["credit_monitoring"], "languages": ["en"]}
+
+
+def sample(name: str, **changes: Any) -> IntakeReport:
+    """A sample report of ../shared/fixtures/reports (by short name or file name), with ``changes`` applied and validated again."""
+    base = IntakeReport.model_validate_json((REPORTS / SAMPLES.get(name, name)).read_text())
+    return IntakeReport.model_validate({**base.model_dump(), **changes}) if changes else base
 
 
 def breach_cli() -> str:

@@ -47,7 +47,7 @@ from models.intake import IntakeReport
 from models.inventory import InventorySystem, load_inventory
 from starter.decisions import submit
 from starter.intake.filing import file_report
-from tests.support import TestOperators, REPORTS
+from tests.support import NOTIFICATION, TestOperators, sample
 from worker.config import Settings
 from worker.converter import data_converter
 from worker.main import build_worker, ensure_search_attributes
@@ -62,22 +62,10 @@ MINUTE, HOUR, DAY = timedelta(minutes=1), timedelta(hours=1), timedelta(days=1)
 # the timer wakes, a few milliseconds later. Never before the due time.
 TIMER_SLACK = timedelta(seconds=2)
 
-SAMPLES = {
-    "laptop": "laptop-claims-major.json",  # contractor, HIPAA, 152,000 people: major incident
-    "qecp": "qecp-public-pdfs.json",  # agency system, 37 people, high risk
-    "recon": "recon-misdirected-email.json",  # contractor, 812 people, low risk
-}
-
-NOTIFICATION = {"method": ["first_class_mail"], "notifying_official": "CMS Administrator", "services": ["credit_monitoring"], "languages": ["en"]}
-
 
 def quiet_runtime() -> Runtime:
     """The SDK core warns that the test server lacks newer server capabilities; tests need none."""
     return Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"))))
-
-
-def sample(name: str) -> IntakeReport:
-    return IntakeReport.model_validate_json((REPORTS / SAMPLES.get(name, name)).read_text())
 
 
 def build_report(name: str, reported_at: datetime, *, delay: timedelta | None = None, discovered_at: datetime | None = None, **changes: Any) -> IntakeReport:
