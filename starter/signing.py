@@ -3,7 +3,7 @@
 A person's private key never leaves their machine (written with 0600 permissions); the
 operators file holds only names, roles and public keys (0644: it holds no secret), and
 is what the worker loads into each case. Both are written by
-``activities.durable.write_atomic``, the project's one atomic writer.
+``activities.durable`` (the key with ``create_once``, so an existing key is never replaced).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from activities.durable import write_atomic
+from activities.durable import create_once, write_atomic
 from models.decisions import Decision, Role
 from models.operators import Operator, OperatorRoster, read_roster, signing_bytes
 
@@ -34,11 +34,11 @@ def public_key_b64(key: Ed25519PrivateKey) -> str:
 
 def generate_key(path: Path) -> Ed25519PrivateKey:
     """A new Ed25519 key written as PKCS#8 PEM, readable by its owner only. Never overwrites."""
-    if path.exists():
-        raise FileExistsError(f"a private key already exists at {path}")
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = Ed25519PrivateKey.generate()
-    write_atomic(path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()), mode=0o600)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    if not create_once(path, pem, mode=0o600):  # an existing key wins, even against a racing writer
+        raise FileExistsError(f"a private key already exists at {path}")
     return key
 
 
