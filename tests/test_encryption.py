@@ -17,7 +17,8 @@ from temporalio.api.common.v1 import Payload, Payloads
 from models.case_state import CaseInput
 from tests.support import REPORTS, eventually
 from worker import keys
-from worker.codec import ENCODING, KEY_ID, DecryptionError, EncryptionCodec
+from worker.codec import ENCODING, KEY_ID, REFUSED, DecryptionError, EncryptionCodec
+from worker.converter import CasePayloadConverter
 from workflows.breach import BreachResponseWorkflow
 
 
@@ -47,20 +48,32 @@ async def test_rotation_keeps_old_payloads_readable(tmp_path):
     assert await codec.decode([old, new]) == [payload("before rotation"), payload("after")]
 
 
-async def test_tampered_or_unknown_key_fails_loudly(tmp_path):
+async def refused_reason(codec: EncryptionCodec, sealed: Payload) -> str:
+    """What reading ``sealed`` through ``codec`` and the project's converter says."""
+    (decoded,) = await codec.decode([sealed])
+    assert decoded.metadata["encoding"] == REFUSED.encode()
+    with pytest.raises(DecryptionError) as info:
+        CasePayloadConverter().from_payloads([decoded], [str])
+    return str(info.value)
+
+
+async def test_tampered_or_unknown_key_is_refused(tmp_path):
     codec = EncryptionCodec(keys.load_or_create(tmp_path / "k.json"))
     (sealed,) = await codec.encode([payload("x")])
     tampered = Payload(metadata=dict(sealed.metadata), data=sealed.data[:-1] + bytes([sealed.data[-1] ^ 1]))
-    with pytest.raises(DecryptionError, match="failed authentication"):
-        await codec.decode([tampered])
+    assert "failed authentication" in await refused_reason(codec, tampered)
     other = EncryptionCodec(keys.load_or_create(tmp_path / "other.json"))
-    with pytest.raises(DecryptionError, match="unknown key id"):
-        await other.decode([sealed])
+    assert "which this key ring does not have" in await refused_reason(other, sealed)
 
 
-async def test_unencrypted_payloads_pass_through(tmp_path):
+async def test_unencrypted_payloads_are_refused_not_passed_through(tmp_path):
+    """Issue 14: a plain client's payload used to reach the workflow as it was."""
     codec = EncryptionCodec(keys.load_or_create(tmp_path / "k.json"))
-    assert await codec.decode([payload("plain")]) == [payload("plain")]
+    reason = await refused_reason(codec, payload("plain"))
+    assert "not encrypted" in reason and "json/plain" in reason
+    # A refusal decoded again keeps its first reason.
+    (once,) = await codec.decode([payload("plain")])
+    assert await codec.decode([once]) == [once]
 
 
 def test_key_file_is_created_private(tmp_path):
