@@ -8,17 +8,18 @@ duplicate a row. Audit events are appended to the register's hash chain
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 from temporalio import activity
 
 from activities import audit as audit_chain
 from activities.db import storable, upsert
 from models.records import AuditEntry, CaseOpening, CaseSync, DecisionEntry, RoundEntry
-from models.register import CaseRecord, ClockRecord, DecisionRecord, NotificationRoundRecord
+from models.register import CaseRecord, ClockRecord, DecisionRecord, NotificationRoundRecord, PayloadKeyRecord
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -119,3 +120,11 @@ class RegisterActivities:
         with Session(self._engine) as session:
             audit_chain.append(session, _storable(entry))
             session.commit()
+
+    def note_payload_key(self, key_id: str) -> set[str]:
+        """Record that ``key_id`` encrypts from now on; every key id ever recorded (not an activity:
+        the worker calls it once at start)."""
+        with Session(self._engine) as session:
+            upsert(session, PayloadKeyRecord, {"key_id": key_id, "first_used_at": datetime.now(UTC)}, ["key_id"], update=False)
+            session.commit()
+            return set(session.exec(select(PayloadKeyRecord.key_id)).all())

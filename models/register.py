@@ -173,3 +173,16 @@ class AuditHead(SQLModel, table=True):
     last_seq: int
     last_hash: str = Field(max_length=64)
     updated_at: datetime = _ts(nullable=False)
+
+
+class PayloadKeyRecord(SQLModel, table=True):
+    """A payload key id some worker has encrypted with: every case written under it needs it.
+
+    Written by each worker at start (``activities.register.note_payload_key``), so a worker
+    whose key ring lacks a key still in use says so before any case fails to decode.
+    """
+
+    __tablename__ = "payload_keys"
+
+    key_id: str = Field(primary_key=True, max_length=64)
+    first_used_at: datetime = _ts(nullable=False)

@@ -75,15 +75,21 @@ class RefusalPayloadConverter(EncodingPayloadConverter):
 
 
 class EncryptionCodec(PayloadCodec, WithSerializationContext):
-    def __init__(self, ring: KeyRing, *, workflow_id: str | None = None) -> None:
+    def __init__(self, ring: KeyRing, *, log_refusals: bool = True) -> None:
+        """``log_refusals``: False in one-shot commands, which report a refused answer as their error."""
         self._ring = ring
         self._ciphers = {key_id: AESGCM(key) for key_id, key in ring.keys.items()}
-        self._workflow_id = workflow_id
+        self._log_refusals = log_refusals
+        self._workflow_id: str | None = None
+
+    @property
+    def ring(self) -> KeyRing:
+        return self._ring
 
     def with_context(self, context: SerializationContext) -> EncryptionCodec:
         """The same codec, naming the workflow in its refusal log lines."""
         copy = EncryptionCodec.__new__(EncryptionCodec)
-        copy._ring, copy._ciphers = self._ring, self._ciphers
+        copy._ring, copy._ciphers, copy._log_refusals = self._ring, self._ciphers, self._log_refusals
         copy._workflow_id = getattr(context, "workflow_id", None)
         return copy
 
@@ -119,5 +125,6 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
         return Payload.FromString(plain)
 
     def _refuse(self, reason: str, key_id: str | None) -> Payload:
-        log.warning("payload_refused", reason=reason, key_id=key_id, workflow_id=self._workflow_id)
+        if self._log_refusals:
+            log.warning("payload_refused", reason=reason, key_id=key_id, workflow_id=self._workflow_id)
         return refusal(reason)

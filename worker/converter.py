@@ -14,7 +14,7 @@ from temporalio.converter import CompositePayloadConverter, DataConverter, Defau
 
 from worker.codec import EncryptionCodec, RefusalPayloadConverter
 from worker.config import Settings
-from worker.keys import KeyRing, load_or_create, parse_key_setting
+from worker.key_guard import key_ring
 
 
 class CasePayloadConverter(CompositePayloadConverter):
@@ -24,16 +24,10 @@ class CasePayloadConverter(CompositePayloadConverter):
         super().__init__(*PydanticPayloadConverter().converters.values(), RefusalPayloadConverter())
 
 
-def key_ring(settings: Settings) -> KeyRing:
-    if settings.payload_keys is not None:
-        return parse_key_setting(settings.payload_keys.get_secret_value())
-    return load_or_create(settings.key_path)
-
-
-def data_converter(settings: Settings) -> DataConverter:
+def data_converter(settings: Settings, *, log_refusals: bool = True) -> DataConverter:
     return dataclasses.replace(
         pydantic_data_converter,
         payload_converter_class=CasePayloadConverter,
-        payload_codec=EncryptionCodec(key_ring(settings)),
+        payload_codec=EncryptionCodec(key_ring(settings), log_refusals=log_refusals),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )

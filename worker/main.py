@@ -6,6 +6,7 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+import structlog
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import Client
@@ -25,19 +26,24 @@ from activities.reports import ReportActivities
 from models import search
 from worker.config import Settings
 from worker.converter import data_converter
+from worker.keys import KeyRing
 from workflows.breach import BreachResponseWorkflow
+
+log = structlog.get_logger("breach.worker")
 
 WORKFLOWS = [BreachResponseWorkflow]
 
 
-async def connect(settings: Settings) -> Client:
-    return await Client.connect(settings.address, namespace=settings.temporal_namespace, data_converter=data_converter(settings))
+async def connect(settings: Settings, *, log_refusals: bool = True) -> Client:
+    """``log_refusals``: see ``worker.codec.EncryptionCodec``."""
+    return await Client.connect(settings.address, namespace=settings.temporal_namespace, data_converter=data_converter(settings, log_refusals=log_refusals))
 
 
 def activities(settings: Settings, client: Client) -> list:
     """Every activity of the worker; call it on the worker's event loop (progress signals use it)."""
     engine = make_engine(settings.register_url)
     register = RegisterActivities(engine)
+    report_missing_keys(register, client.data_converter.payload_codec.ring)
     outbox = OutboxActivities(FolderTransport(settings.outbox_path))
     inventory = InventoryActivities(settings.inventory_path)
     risk = RiskActivities(settings.data_dir / "assessments")
@@ -61,6 +67,16 @@ def activities(settings: Settings, client: Client) -> list:
         ReportActivities().draft,
         OperatorActivities(settings.operators_path).load,
     ]
+
+
+def report_missing_keys(register: RegisterActivities, ring: KeyRing) -> list[str]:
+    """Record the key id this worker encrypts with; log the key ids in use that its ring lacks
+    (every case written under one of them fails to decode until the key is restored)."""
+    missing = sorted(register.note_payload_key(ring.current_id) - set(ring.keys))
+    if missing:
+        log.error("payload key ids in use are missing from the key ring; cases written under them cannot be read until the key is restored",
+                  missing=missing, ring=sorted(ring.keys))
+    return missing
 
 
 WORKFLOW_TASK_SLOTS = 8

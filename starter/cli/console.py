@@ -30,7 +30,7 @@ from rich.markup import escape
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from activities.db import make_engine
@@ -38,6 +38,7 @@ from activities.durable import write_atomic
 from models.case import CaseView, TimelineEvent
 from models.intake import breach_id_of, workflow_id_for
 from worker import keys as keyring
+from worker.codec import DecryptionError
 from worker.config import Settings
 from worker.main import connect
 from workflows.breach import BreachResponseWorkflow
@@ -61,10 +62,11 @@ def workflow_id(case: str) -> str:
     return workflow_id_for(breach_id_of(case))
 
 
-async def client(settings: Settings) -> Client:
-    """The command's Temporal client (with the encrypted data converter)."""
+async def client(settings: Settings, *, serves: bool = False) -> Client:
+    """The command's Temporal client (with the encrypted data converter). A command reports a
+    refused payload as its error; one that ``serves`` (runs a worker) logs each refusal."""
     try:
-        return await asyncio.wait_for(connect(settings), timeout=10)
+        return await asyncio.wait_for(connect(settings, log_refusals=serves), timeout=10)
     except (RuntimeError, TimeoutError, RPCError) as exc:
         raise fail(f"cannot reach Temporal at {settings.address} ({exc}); is `breach up` running?", 3) from None
     except keyring.KeySettingError as exc:
@@ -79,6 +81,10 @@ async def fetch_case(settings: Settings, case: str) -> tuple[CaseView, list[Time
         return await handle.query(BreachResponseWorkflow.details), await handle.query(BreachResponseWorkflow.timeline)
     except RPCError as exc:
         raise fail(f"no case {case!r}: {exc.message}") from None
+    except DecryptionError as exc:  # the answer is under a key this key ring does not have
+        raise fail(f"case {case!r} cannot be read with this key ring ({settings.key_path}): {exc}") from None
+    except WorkflowQueryFailedError as exc:  # e.g. the worker cannot decode the case's history
+        raise fail(f"case {case!r} cannot be read: {exc}; the worker's log says why") from None
 
 
 def run_case_update(case: str, update: Any) -> None:

@@ -56,7 +56,7 @@ def worker() -> None:
     configure_logs(settings.log_format)
 
     async def main() -> None:
-        temporal = await client(settings)
+        temporal = await client(settings, serves=True)
         await ensure_search_attributes(temporal, settings.temporal_namespace)
         with ThreadPoolExecutor(max_workers=16) as pool:
             await build_worker(temporal, settings, pool).run()
