@@ -55,7 +55,7 @@ def load_key(path: Path) -> Ed25519PrivateKey:
 
 
 def write_roster(path: Path, roster: OperatorRoster) -> None:
-    write_atomic(path, yaml.safe_dump(roster.model_dump(mode="json"), sort_keys=False).encode(), mode=0o644)
+    write_atomic(path, yaml.safe_dump(roster.model_dump(mode="json"), sort_keys=False).encode(), mode=0o600)
 
 
 def add_operator(roster_path: Path, key_dir: Path, name: str, roles: list[Role]) -> tuple[Operator, Path]:

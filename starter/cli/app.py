@@ -13,6 +13,7 @@ import typer
 
 from starter.cli import audit, cases, chart, decisions, exercise, intake, notify, operators, risk, service, tracking
 from worker.logs import configure as configure_logs
+from worker.private_files import private_umask
 
 app = typer.Typer(help="Breach response orchestration on Temporal: run the service, file reports, follow cases.", no_args_is_help=True)
 
@@ -46,6 +47,7 @@ def main() -> None:
     "Fatal Python error: PyGILState_Release" (temporalio/sdk-python#300), which would turn
     a successful command into exit code -6.
     """
+    private_umask()  # before anything is written: every file of every command is the service user's own
     configure_logs(os.environ.get("BREACH_LOG_FORMAT", "console"))  # to stderr; `breach up` and `breach worker` configure again from Settings
     try:
         app()

@@ -19,6 +19,7 @@ from worker.config import Settings
 from worker.converter import data_converter
 from worker.logs import configure as configure_logs
 from worker.main import build_worker, ensure_search_attributes
+from worker.private_files import tighten
 
 payload_key_app = typer.Typer(help="Payload encryption keys.", no_args_is_help=True)
 
@@ -54,6 +55,7 @@ def worker() -> None:
     """
     settings = Settings()
     configure_logs(settings.log_format)
+    tighten(settings.private_paths)
 
     async def main() -> None:
         temporal = await client(settings, serves=True)

@@ -72,7 +72,7 @@ class Inbox:
 
     def ensure(self) -> None:
         for folder in (self.folder, self.processed, self.rejected):
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     def _ready(self) -> list[Path]:
         """The complete files: seen with the same size and mtime at ``stable_polls`` consecutive polls."""
@@ -100,6 +100,7 @@ class Inbox:
 
     def _move(self, path: Path, folder: Path) -> Path:
         target = _free_name(folder, path.name)
+        os.chmod(path, 0o600)  # the dropper's umask may have left it readable: the archive is private
         os.replace(path, target)
         fsync_dir(folder)
         fsync_dir(self.folder)
@@ -115,7 +116,8 @@ class Inbox:
             "",
             *(f"{name}: {message}" for name, message in problems),
         ]
-        write_atomic(target.with_name(target.name + ".error.txt"), ("\n".join(lines) + "\n").encode(), mode=0o644)
+        write_atomic(target.with_name(target.name + ".error.txt"), ("\n".join(lines) + "\n").encode(), mode=0o600)
+        os.chmod(path, 0o600)
         os.replace(path, target)
         fsync_dir(self.rejected)
         fsync_dir(self.folder)
