@@ -15,9 +15,15 @@ advisory lock, and ``seq`` is unique besides, so two writers can never fork the 
 An append is idempotent by ``event_key``: a retried activity appends nothing new.
 
 What a plain hash chain cannot detect: someone with write access who recomputes every
-hash after the change and the head as well. ``verify`` therefore also prints the head's
-hash; recording it elsewhere (the quarterly review, a ticket) and checking it later
-with ``anchors`` detects such a rewrite.
+hash after the change and the head as well, or who deletes every entry together with the
+head. Two defences: each case's entries also form a chain of their own whose head lives
+in the case's workflow state (``models/case_chain.py``, checked by
+``activities/case_chains.py``), and ``verify`` prints the head's hash, which recorded
+elsewhere (the quarterly review, a ticket) and passed later as an anchor detects a rewrite.
+
+Nothing here repairs or re-chains a trail on its own: an audit table without the chain
+columns (from before the chain, or with its chain dropped) stops appends and fails
+``verify``; chaining it is the explicit, audited ``breach audit migrate-chain`` (``upgrade``).
 """
 
 from __future__ import annotations
@@ -36,12 +42,12 @@ from sqlalchemy import Connection, Engine, func, insert, inspect, select, text
 from sqlmodel import Session
 
 from activities.db import upsert
+from models.case_chain import GENESIS, canonical_json, rfc3339
 from models.records import AUDIT_KIND_LIMIT, AuditEntry
 from models.register import AuditEvent, AuditHead
 
 log = logging.getLogger(__name__)
 
-GENESIS = "0" * 64
 # Key of the PostgreSQL advisory lock that serialises appends (any fixed 64-bit number).
 PG_LOCK_KEY = int.from_bytes(hashlib.sha256(b"breach-response:audit_events").digest()[:8], "big", signed=True)
 # Column limits (PostgreSQL enforces them, SQLite does not): checked before writing so
@@ -61,17 +67,6 @@ class AuditChainError(RuntimeError):
 
 
 # ---------------------------------------------------------------------------- hashing
-
-
-def rfc3339(at: datetime) -> str:
-    """``at`` as RFC 3339 in UTC with microseconds; a naive time is taken as UTC (SQLite returns those)."""
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def entry_hash(*, seq: int, prev_hash: str, event_key: str, breach_id: str, at: datetime, kind: str, actor: str, role: str | None, detail: dict[str, Any]) -> str:
@@ -157,12 +152,17 @@ def _chain_legacy_rows(conn: Connection) -> int | None:
     return len(rows)
 
 
+NO_CHAIN = ("the audit table has no chain columns (seq, prev_hash, hash): it was written before the hash chain, or its chain was removed. "
+            "Nothing was changed. Investigate; a table from before the chain is chained explicitly with `breach audit migrate-chain`, which is recorded")
+
+
 def _ensure_chain_columns(conn: Connection) -> None:
     engine = conn.engine
     if engine in _current:
         return
-    if _chain_legacy_rows(conn) is None:
-        _current.add(engine)  # a fresh upgrade is re-checked after its transaction, which may yet roll back
+    if not _has_chain(conn):
+        raise AuditChainError(f"{NO_CHAIN}. Nothing was appended.")
+    _current.add(engine)
 
 
 def append(session: Session, entry: AuditEntry) -> int:
@@ -204,7 +204,8 @@ def append(session: Session, entry: AuditEntry) -> int:
 
 
 def upgrade(engine: Engine) -> int:
-    """Chain an audit table written before the hash chain existed; returns the entries chained (0 if current)."""
+    """Chain an audit table written before the hash chain existed; returns the entries chained
+    (0 if current). Only ``breach audit migrate-chain`` calls it, and records that it did."""
     with Session(engine) as session:
         conn = session.connection()
         _lock(conn)
@@ -218,7 +219,7 @@ def upgrade(engine: Engine) -> int:
 
 
 @contextmanager
-def _snapshot(engine: Engine) -> Iterator[Connection]:
+def snapshot(engine: Engine) -> Iterator[Connection]:
     """A read-only connection that sees one consistent state of the register (head and entries alike)."""
     with engine.connect() as conn:
         if conn.dialect.name == "sqlite":
@@ -275,9 +276,9 @@ def verify(engine: Engine, anchors: Iterable[tuple[int, str]] = ()) -> VerifyRes
     Reads one consistent snapshot and writes nothing.
     """
     cols = _EVENTS.c
-    with _snapshot(engine) as conn:
+    with snapshot(engine) as conn:
         if not _has_chain(conn):
-            return VerifyResult(False, 0, None, None, "the audit table predates the hash chain; run `breach audit verify` (it chains the existing entries) or start the worker")
+            return VerifyResult(False, 0, None, None, NO_CHAIN)
         head = conn.execute(select(_HEAD.c.last_seq, _HEAD.c.last_hash).where(_HEAD.c.id == _HEAD_ID)).first()
         head_seq, head_hash = (head.last_seq, head.last_hash) if head else (None, None)
 
@@ -333,9 +334,9 @@ def read_log(engine: Engine, breach_id: str | None = None) -> list[dict[str, Any
     stmt = select(cols.seq, cols.at, cols.breach_id, cols.kind, cols.actor, cols.role, cols.detail, cols.event_key, cols.prev_hash, cols.hash).order_by(cols.seq)
     if breach_id is not None:
         stmt = stmt.where(cols.breach_id == breach_id)
-    with _snapshot(engine) as conn:
+    with snapshot(engine) as conn:
         if not _has_chain(conn):
-            raise AuditChainError("the audit table predates the hash chain; run `breach audit verify` first (it chains the existing entries)")
+            raise AuditChainError(NO_CHAIN)
         return [
             {"seq": r.seq, "at": rfc3339(r.at), "breach_id": r.breach_id, "kind": r.kind, "actor": r.actor, "role": r.role, "detail": r.detail, "event_key": r.event_key, "prev_hash": r.prev_hash, "hash": r.hash}
             for r in conn.execute(stmt)

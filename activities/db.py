@@ -24,10 +24,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, create_engine
 
 import models.register  # noqa: F401  (registers the tables on SQLModel.metadata)
+from models.case_chain import storable
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for the register, with its tables created."""
+def make_engine(url: str, *, create_tables: bool = True) -> Engine:
+    """An engine for the register, with its tables created (unless ``create_tables`` is False:
+    a check that must change nothing, such as ``breach audit verify``)."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
@@ -39,7 +41,8 @@ def make_engine(url: str) -> Engine:
             cur.close()
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    _create_tables(engine)
+    if create_tables:
+        _create_tables(engine)
     return engine
 
 
@@ -94,23 +97,6 @@ def _widen_counts(conn: Connection) -> None:
         for name in wanted:
             if name in found and not isinstance(found[name], BigInteger):
                 conn.exec_driver_sql(f'ALTER TABLE "{table.name}" ALTER COLUMN "{name}" TYPE BIGINT')
-
-
-NUL = "\x00"
-REPLACEMENT = "\ufffd"
-
-
-def storable(value: Any) -> Any:
-    """``value`` as a text column of either database can hold it.
-
-    PostgreSQL's text types cannot contain NUL (U+0000) and refuse the whole row (a
-    register activity would then be retried for ever); SQLite stores it. Both get the
-    replacement character U+FFFD instead, so the register reads the same on either.
-    JSON columns keep NUL: it is written as the escape ``\\u0000``, which both accept.
-    """
-    if isinstance(value, str) and NUL in value:
-        return value.replace(NUL, REPLACEMENT)
-    return value
 
 
 def _insert(session: Session, table):

@@ -9,25 +9,14 @@ duplicate a row. Audit events are appended to the register's hash chain
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TypeVar
-
-from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 from temporalio import activity
 
 from activities import audit as audit_chain
 from activities.db import storable, upsert
-from models.records import AuditEntry, CaseOpening, CaseSync, DecisionEntry, RoundEntry
+from models.records import AuditEntry, CaseOpening, CaseSync, DecisionEntry, RoundEntry, decision_audit, round_audit, storable_fields
 from models.register import CaseRecord, ClockRecord, DecisionRecord, NotificationRoundRecord, PayloadKeyRecord
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def _storable(entry: M) -> M:
-    """The entry with its text fields as both databases can hold them (JSON fields are kept as they are)."""
-    return entry.model_copy(update={k: storable(v) for k, v in entry if isinstance(v, str)})
-
 
 class RegisterActivities:
     def __init__(self, engine: Engine) -> None:
@@ -79,19 +68,10 @@ class RegisterActivities:
     @activity.defn(name="register.record_decision")
     def record_decision(self, entry: DecisionEntry) -> None:
         """The decision and its audit event, in one transaction, once per decision id."""
-        entry = _storable(entry)
+        entry = storable_fields(entry)
         with Session(self._engine) as session:
-            audit = AuditEntry(
-                event_key=f"{entry.breach_id}:decision:{entry.decision_id}",
-                breach_id=entry.breach_id,
-                at=entry.decided_at,
-                kind=f"decision:{entry.decision}",
-                actor=entry.decided_by,
-                role=entry.role,
-                detail={"decision_id": entry.decision_id, "rationale": entry.rationale, "payload": entry.payload},
-            )
-            audit_chain.append(session, audit)  # first: it takes the register's append lock
-            upsert(session, DecisionRecord, entry.model_dump(exclude={"breach_id"}) | {"breach_id": entry.breach_id}, ["breach_id", "decision_id"], update=False)
+            audit_chain.append(session, decision_audit(entry))  # first: it takes the register's append lock
+            upsert(session, DecisionRecord, entry.model_dump(exclude={"breach_id", "case_chain"}) | {"breach_id": entry.breach_id}, ["breach_id", "decision_id"], update=False)
             session.commit()
 
     @activity.defn(name="register.record_notification_round")
@@ -107,10 +87,7 @@ class RegisterActivities:
             completed_at=entry.completed_at,
         )
         with Session(self._engine) as session:
-            audit_chain.append(session, AuditEntry(
-                event_key=f"{r.breach_id}:notification_round:{r.round}", breach_id=r.breach_id, at=entry.completed_at, kind="notification_round", actor="workflow",
-                detail={"round": r.round, "recipients": r.counts.recipients, "export_sha256": r.export.sha256, "manifest_sha256": r.manifest.sha256, "roster_sha256": r.roster_sha256},
-            ))
+            audit_chain.append(session, round_audit(entry))  # first: it takes the register's append lock
             upsert(session, NotificationRoundRecord, values, ["breach_id", "round"], update=False)
             session.commit()
 
@@ -118,7 +95,7 @@ class RegisterActivities:
     def audit(self, entry: AuditEntry) -> None:
         """Append to the audit hash chain; a retried activity (same event key) appends nothing."""
         with Session(self._engine) as session:
-            audit_chain.append(session, _storable(entry))
+            audit_chain.append(session, storable_fields(entry))
             session.commit()
 
     def note_payload_key(self, key_id: str) -> set[str]:

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from models.assessment import PolicyRef
+from models.case_chain import CaseChain
 from models.case import CaseConfig, Clock, Finding, Stage, SystemInfo, TimelineEvent
 from models.decisions import ApproveNotification, CoCompleteReview, ConfirmPii, OutboundKind
 from models.intake import DataElement, IntakeReport
@@ -98,6 +99,7 @@ class CaseState(BaseModel):
     major: MajorTrack = Field(default_factory=MajorTrack)
     hold: Hold | None = None
     operators: OperatorRoster = Field(default_factory=OperatorRoster)
+    audit_chain: CaseChain = Field(default_factory=CaseChain)  # the head of the case's own audit chain
     main_outcome: str | None = None
     closed: bool = False
 

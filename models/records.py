@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
 from models.case import Clock
+from models.case_chain import CASE_CHAIN, CaseAnchor, storable
 from models.intake import IntakeReport
 from models.notification import NotifyResult
 from models.risk import RiskAssessment
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class CaseOpening(BaseModel):
@@ -53,6 +56,7 @@ class DecisionEntry(BaseModel):
     decided_at: datetime
     rationale: str | None
     payload: dict[str, Any]
+    case_chain: CaseAnchor | None = None  # the audit entry's place in the case's chain (models/case_chain.py)
 
 
 class RoundEntry(BaseModel):
@@ -60,6 +64,7 @@ class RoundEntry(BaseModel):
 
     result: NotifyResult
     completed_at: datetime
+    case_chain: CaseAnchor | None = None
 
 
 # The audit table's column width for ``kind`` (activities/audit.py stores it as is).
@@ -78,10 +83,41 @@ class AuditEntry(BaseModel):
     detail: dict[str, Any] = {}
 
 
+def storable_fields(entry: M) -> M:
+    """The entry with its text fields as both databases can hold them (JSON fields are kept as they are)."""
+    return entry.model_copy(update={k: storable(v) for k, v in entry if isinstance(v, str)})
+
+
+def _chained(detail: dict[str, Any], anchor: CaseAnchor | None) -> dict[str, Any]:
+    return {**detail, CASE_CHAIN: anchor.model_dump()} if anchor else detail
+
+
+def with_case_chain(entry: AuditEntry, anchor: CaseAnchor | None) -> AuditEntry:
+    return entry.model_copy(update={"detail": _chained(entry.detail, anchor)})
+
+
+def decision_audit(entry: DecisionEntry) -> AuditEntry:
+    """The audit entry of an accepted decision: built here for the workflow (which anchors it)
+    and the register activity (which writes it) alike."""
+    e = storable_fields(entry)
+    return AuditEntry(
+        event_key=f"{e.breach_id}:decision:{e.decision_id}", breach_id=e.breach_id, at=e.decided_at, kind=f"decision:{e.decision}", actor=e.decided_by, role=e.role,
+        detail=_chained({"decision_id": e.decision_id, "rationale": e.rationale, "payload": e.payload}, e.case_chain),
+    )
+
+
+def round_audit(entry: RoundEntry) -> AuditEntry:
+    """The audit entry of a finished notification round (see ``decision_audit``)."""
+    r = entry.result
+    return AuditEntry(
+        event_key=f"{r.breach_id}:notification_round:{r.round}", breach_id=r.breach_id, at=entry.completed_at, kind="notification_round", actor="workflow",
+        detail=_chained({"round": r.round, "recipients": r.counts.recipients, "export_sha256": r.export.sha256, "manifest_sha256": r.manifest.sha256, "roster_sha256": r.roster_sha256}, entry.case_chain),
+    )
+
+
 def refusal_entry(*, breach_id: str, decision: str, actor: str, role: str | None, reason: str, decision_id: str | None, attempt: str, at: datetime, source: str) -> AuditEntry:
     """The audit entry of a refused decision (kind ``refused:<decision>``), written by the
-    worker for a refusal on a case's record and by ``activities.audit.record_refusal`` for
-    one refused before any case took it. ``attempt`` identifies the attempt: the same
+    worker for a refusal on a case's record. ``attempt`` identifies the attempt: the same
     decision id refused for the same reason is one entry however often it is resubmitted."""
     return AuditEntry(
         event_key=f"{breach_id}:refused:{hashlib.sha256(attempt.encode('utf-8')).hexdigest()[:32]}",

@@ -19,12 +19,14 @@ import signal
 import socket
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 import structlog
 import uvicorn
 from temporalio.client import Client
 
+from activities.db import make_engine
 from starter.codec_server import codec_app
 from starter.intake.filedrop import Inbox, watch_inbox
 from starter.intake.http_api import create_app
@@ -32,6 +34,7 @@ from starter.intake.service import IntakeService
 from worker.config import Settings
 from worker.key_guard import key_ring
 from worker.private_files import tighten
+from worker.reconcile import reconcile_forever
 from worker.main import build_worker, connect, ensure_search_attributes
 
 log = structlog.get_logger("breach.up")
@@ -181,6 +184,7 @@ async def run_stack(settings: Settings, ready: asyncio.Event | None = None) -> N
             asyncio.create_task(api_server.serve(), name="intake API"),
             asyncio.create_task(intake.drain_forever(stop_intake), name="spool drainer"),
             asyncio.create_task(watch_inbox(inbox, settings.inbox_poll_seconds, stop_intake), name="inbox poller"),
+            asyncio.create_task(reconcile_forever(client, make_engine(settings.register_url), timedelta(minutes=settings.reconcile_minutes), stop_intake), name="reconciliation"),
         ]
         while not api_server.started and not intake_tasks[0].done():
             await asyncio.sleep(0.05)

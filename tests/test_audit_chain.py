@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 import multiprocessing
 import threading
 from datetime import UTC, datetime, timedelta, timezone
@@ -351,25 +352,43 @@ def legacy_register(tmp_path) -> str:
     return url
 
 
-def test_an_audit_table_from_before_the_chain_is_chained_on_first_use(tmp_path):
-    engine = make_engine(legacy_register(tmp_path))
-    assert "predates the hash chain" in audit.verify(engine).problem
+def dump(url: str) -> list[str]:
+    """Every table and row of a SQLite register, as SQL: equal before and after means nothing changed."""
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as db:
+        return list(db.iterdump())
+
+
+def test_an_audit_table_without_chain_columns_stops_appends_and_is_never_chained_silently(tmp_path):
+    """Issue 14: dropping the chain columns (and the head) after an edit made verify re-chain the table and say intact."""
+    url = legacy_register(tmp_path)
+    engine = make_engine(url)
+    before = dump(url)
+    assert "no chain columns" in audit.verify(engine).problem
+    with pytest.raises(audit.AuditChainError, match="no chain columns"):
+        RegisterActivities(engine).audit(entry(1))
+    assert dump(url) == before
+    assert audit.upgrade(engine) == 3  # the explicit migration (breach audit migrate-chain)
     RegisterActivities(engine).audit(entry(1))
     assert [(r.seq, r.event_key) for r in rows(engine)] == [(1, "old-1"), (2, "old-2"), (3, "old-3"), (4, "api-X:event-1")]
-    assert audit.verify(engine).entries == 4
     tamper(engine, update(EVENTS).where(EVENTS.c.seq == 2).values(actor="Mallory"))
     failed(engine, 2, "entry 2 (closed, breach api-OLD) was changed")
     engine.dispose()
 
 
-def test_the_verify_command_chains_an_audit_table_from_before_the_chain(tmp_path, monkeypatch):
-    monkeypatch.setenv("BREACH_DATABASE_URL", legacy_register(tmp_path))
-    result = CliRunner().invoke(audit_app, ["verify"])
-    assert result.exit_code == 0, result.output
-    assert "chained 3 audit entries written before the hash chain existed" in result.output
-    assert "audit trail intact: 3 entries" in result.output
-    again = CliRunner().invoke(audit_app, ["verify"])
-    assert again.exit_code == 0 and "chained" not in again.output
+def test_verify_changes_nothing_and_migrate_chain_is_explicit_and_recorded(tmp_path, monkeypatch):
+    url = legacy_register(tmp_path)
+    monkeypatch.setenv("BREACH_DATABASE_URL", url)
+    before = dump(url)
+    result = CliRunner().invoke(audit_app, ["verify", "--register-only"])
+    assert result.exit_code == 1 and "no chain columns" in result.output, result.output
+    assert dump(url) == before
+    migrated = CliRunner().invoke(audit_app, ["migrate-chain"])
+    assert migrated.exit_code == 0 and "chained 3 audit entries" in migrated.output, migrated.output
+    again = CliRunner().invoke(audit_app, ["verify", "--register-only"])
+    assert again.exit_code == 0 and "audit trail intact: 4 entries" in again.output, again.output
+    engine = make_engine(url)
+    assert [r.kind for r in rows(engine)][-1] == "audit_chain_migrated"
+    engine.dispose()
 
 
 # ---------------------------------------------------------------------------- the commands
@@ -384,21 +403,21 @@ def cli_env(monkeypatch, register_url, engine):
 def test_verify_command_reports_intact_and_damaged(cli_env):
     fill(cli_env, 5)
     runner = CliRunner()
-    ok = runner.invoke(audit_app, ["verify"])
+    ok = runner.invoke(audit_app, ["verify", "--register-only"])
     assert ok.exit_code == 0, ok.output
     assert ok.output.startswith("audit trail intact: 5 entries")
     head = audit.verify(cli_env)
     assert f"5:{head.head_hash}" in ok.output
-    assert runner.invoke(audit_app, ["verify", "--anchor", f"5:{head.head_hash}"]).exit_code == 0
+    assert runner.invoke(audit_app, ["verify", "--register-only", "--anchor", f"5:{head.head_hash}"]).exit_code == 0
     tamper(cli_env, delete(EVENTS).where(EVENTS.c.seq == 3))
-    bad = runner.invoke(audit_app, ["verify"])
+    bad = runner.invoke(audit_app, ["verify", "--register-only"])
     assert bad.exit_code == 1
     assert "audit trail damaged: entry 3 is missing: entry 4 follows entry 2" in bad.output
-    as_json = runner.invoke(audit_app, ["verify", "--json"])
+    as_json = runner.invoke(audit_app, ["verify", "--register-only", "--json"])
     assert as_json.exit_code == 1
     verdict = json.loads(as_json.output)
     assert (verdict["ok"], verdict["seq"], verdict["entries"]) == (False, 3, 2)
-    wrong = runner.invoke(audit_app, ["verify", "--anchor", "five"])
+    wrong = runner.invoke(audit_app, ["verify", "--register-only", "--anchor", "five"])
     assert wrong.exit_code == 2 and "expected SEQ:HASH" in wrong.output
 
 

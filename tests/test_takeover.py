@@ -6,8 +6,9 @@ public key as "Sam Ortiz", and its signed ``confirm_pii {is_pii: false}`` closed
 as ``no_pii`` on record. Every codec of the project now refuses payloads that are not
 encrypted under a known key (``worker.codec``): the plaintext run fails its first
 workflow task naming the reason, no decision reaches it, and a plaintext update or
-signal to a live case changes nothing. The run started behind the project's back is
-found by the reconciliation (``tests/test_reconcile.py``).
+signal to a live case changes nothing. A run terminated or started behind the project's
+back is found by the reconciliation (``worker/reconcile.py``): an audit entry, a finding
+on the case where its current run can take one, and a line in ``breach audit verify``.
 """
 
 # ruff: noqa: F811 - pytest fixtures imported from tests.workflow_env are test parameters
@@ -30,6 +31,8 @@ from models.decisions import Actor, Decision, Role
 from models.notification import PROGRESS_SIGNAL
 from tests.support import TestOperators
 from tests.workflow_env import dev, dev_harness  # noqa: F401 (fixtures)
+from worker.reconcile import reconcile, record
+from workflows.breach import OUTSIDE_CHANGE, BreachResponseWorkflow
 
 
 async def plain_client(harness) -> Client:
@@ -88,7 +91,48 @@ async def test_a_plaintext_restart_is_refused_and_accepts_no_decision(dev_harnes
     with pytest.raises(Exception, match="Workflow Task in failed state"):
         await case.harness.client.get_workflow_handle(case.handle.id).query("details")
     assert audit_kinds(case) == before, "the plaintext run wrote to the audit trail"
+
+    found = await outside_changes(case)
+    assert {c.kind for c in found} == {"terminated", "not_continued"}, found
+    assert any("identity" in c.detail for c in found if c.kind == "terminated")
+    engine = make_engine(case.harness.world.settings.register_url)
+    try:
+        await record(case.harness.client, engine, found)
+        await record(case.harness.client, engine, found)  # the next scheduled check: nothing twice
+    finally:
+        engine.dispose()
+    recorded = [k for k in audit_kinds(case) if k.startswith("reconciliation:")]
+    assert sorted(recorded) == ["reconciliation:not_continued", "reconciliation:terminated"], recorded
     await handle.terminate(reason="test finished")
+
+
+async def outside_changes(case) -> list:
+    engine = make_engine(case.harness.world.settings.register_url)
+    try:
+        result = await reconcile(case.harness.client, engine)
+    finally:
+        engine.dispose()
+    return [c for c in result.changes if c.breach_id == case.report.breach_id]
+
+
+async def test_a_restart_by_a_key_holder_is_found_and_noted_on_the_case(dev_harness):
+    """An insider with the payload key can restart a case; the reconciliation still finds it."""
+    case = await dev_harness.new_case("qecp")
+    assert await outside_changes(case) == []
+    await case.handle.terminate(reason="cleanup")
+    restarted = await dev_harness.client.start_workflow(BreachResponseWorkflow.run, CaseInput(report=case.report, config=case.config),
+                                                        id=case.handle.id, task_queue=dev_harness.world.settings.task_queue)
+    await case.idle()
+    found = await outside_changes(case)
+    assert {c.kind for c in found} == {"terminated", "not_continued"} and "'cleanup'" in " ".join(c.detail for c in found), found
+    engine = make_engine(dev_harness.world.settings.register_url)
+    try:
+        assert await record(dev_harness.client, engine, found) == 2
+        assert await record(dev_harness.client, engine, found) == 0  # already noted: no second finding
+    finally:
+        engine.dispose()
+    findings = [f for f in (await restarted.query(BreachResponseWorkflow.details)).findings if f.kind == OUTSIDE_CHANGE]
+    assert len(findings) == 2 and any("terminated" in f.detail for f in findings), findings
 
 
 async def test_a_plaintext_update_or_signal_to_a_live_case_changes_nothing(dev_harness):

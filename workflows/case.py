@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from models.case_state import CaseState
-from models.records import AuditEntry, OutboundReport
+from models.records import AuditEntry, DecisionEntry, OutboundReport, RoundEntry, decision_audit, round_audit, with_case_chain
 from workflows.effects import Effects
 from workflows.ledger import CaseLedger
 from workflows.view import case_sync
@@ -38,8 +38,20 @@ class Case:
         receipt = await self.fx.deliver(OutboundReport(breach_id=self.s.report.breach_id, kind=kind, document=document), summary)
         self.s.outbox.append(receipt.location)
         self.ledger.event("report_sent", detail=f"{kind} -> {receipt.location}")
-        await self.fx.audit(self.audit_entry(f"sent:{kind}", {"location": receipt.location, "sha256": receipt.sha256}), f"Audit: sent {kind}")
+        await self.audit(self.audit_entry(f"sent:{kind}", {"location": receipt.location, "sha256": receipt.sha256}), f"Audit: sent {kind}")
         return receipt.location
+
+    # Every audit entry of the case goes through one of these three: each takes its place in
+    # the case's own chain (``ledger.anchor``) before it is written.
+
+    async def audit(self, entry: AuditEntry, summary: str) -> None:
+        await self.fx.audit(with_case_chain(entry, self.ledger.anchor(entry)), summary)
+
+    async def record_decision(self, entry: DecisionEntry, summary: str) -> None:
+        await self.fx.record_decision(entry.model_copy(update={"case_chain": self.ledger.anchor(decision_audit(entry))}), summary)
+
+    async def record_round(self, entry: RoundEntry, summary: str) -> None:
+        await self.fx.record_round(entry.model_copy(update={"case_chain": self.ledger.anchor(round_audit(entry))}), summary)
 
     async def sync(self) -> None:
         """Bring the register's case row and clocks up to this state."""

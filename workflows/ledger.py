@@ -19,9 +19,11 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from models.case import Clock, ClockKind, ClockState, Finding, Stage, TimelineEvent
+from models.case_chain import CaseAnchor, content_digest, link
 from models.case_state import CaseState, DecisionNote
 from models.decisions import Decision
 from models.notification import NotifyResult
+from models.records import AuditEntry
 from models.roles import Role
 from workflows import clocks as rules
 from workflows.details import span
@@ -44,6 +46,9 @@ ESCALATE_TO = "cms_sop (BRT chair)"
 # when the count does, the OCR notice goes only while its clock is open, and a hold ended
 # by a timer that fired late in its task ends at its due time.
 CLOCK_FIXES = "clock-fixes-1"
+# Audit entries carry their place in the case's own chain (models/case_chain.py). A run
+# that began before this replays without it and counts its entries as ``legacy``.
+CASE_CHAIN_ANCHORED = "case-chain-anchored"
 
 
 class CaseLedger:
@@ -72,6 +77,17 @@ class CaseLedger:
     @property
     def exporting(self) -> bool:
         return self.export is not None
+
+    def anchor(self, entry: AuditEntry) -> CaseAnchor | None:
+        """Place ``entry`` next in the case's audit chain and move the head (kept in this state,
+        so in Temporal's store); None for a run from before the chain, which only counts it."""
+        chain = self.state.audit_chain
+        if not self.patched(CASE_CHAIN_ANCHORED):
+            chain.legacy += 1
+            return None
+        digest = content_digest(event_key=entry.event_key, breach_id=entry.breach_id, at=entry.at, kind=entry.kind, actor=entry.actor, role=entry.role, detail=entry.detail)
+        chain.seq, chain.hash = chain.seq + 1, link(chain.hash, digest)
+        return CaseAnchor(seq=chain.seq, hash=chain.hash)
 
     # ------------------------------------------------------------------ records
 

@@ -15,7 +15,8 @@ from starter.cli import audit, cases, chart, decisions, exercise, intake, notify
 from worker.logs import configure as configure_logs
 from worker.private_files import private_umask
 
-app = typer.Typer(help="Breach response orchestration on Temporal: run the service, file reports, follow cases.", no_args_is_help=True)
+app = typer.Typer(help="Breach response orchestration on Temporal: run the service, file reports, follow cases.", no_args_is_help=True,
+                  pretty_exceptions_show_locals=False)  # a traceback must never print a report's fields
 
 app.command("risk")(risk.risk)
 app.command("up")(service.up)

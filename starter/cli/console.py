@@ -103,9 +103,10 @@ def run_case_update(case: str, update: Any) -> None:
         raise fail(f"refused: {getattr(exc.cause, 'message', exc.cause)}", 1) from None
 
 
-def open_register(settings: Settings) -> Engine:
+def open_register(settings: Settings, *, create_tables: bool = True) -> Engine:
     """The register's engine for reading. Refuses to create a new empty SQLite file where
-    none is (a wrong data folder): the worker creates the register."""
+    none is (a wrong data folder): the worker creates the register. ``create_tables=False``
+    for a check that must change nothing."""
     url = settings.register_url
     try:
         parsed = make_url(url)
@@ -114,7 +115,7 @@ def open_register(settings: Settings) -> Engine:
     if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:" and not Path(parsed.database).exists():
         raise fail(f"no register at {parsed.database}: set BREACH_DATA_DIR to the service's data folder or BREACH_DATABASE_URL (the worker creates the register)")
     try:
-        return make_engine(url)
+        return make_engine(url, create_tables=create_tables)
     except SQLAlchemyError as exc:
         raise fail(f"cannot open the register at {parsed.render_as_string(hide_password=True)}: {exc.__class__.__name__}: {getattr(exc, 'orig', None) or exc}") from None
 

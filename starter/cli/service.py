@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 import uvicorn
 
+from activities.db import make_engine
 from starter.cli.console import client, fail, out
 from starter.codec_server import codec_app
 from starter.stack import StackError, run_stack
@@ -20,6 +22,7 @@ from worker.converter import data_converter
 from worker.logs import configure as configure_logs
 from worker.main import build_worker, ensure_search_attributes
 from worker.private_files import tighten
+from worker.reconcile import reconcile_forever
 
 payload_key_app = typer.Typer(help="Payload encryption keys.", no_args_is_help=True)
 
@@ -61,7 +64,8 @@ def worker() -> None:
         temporal = await client(settings, serves=True)
         await ensure_search_attributes(temporal, settings.temporal_namespace)
         with ThreadPoolExecutor(max_workers=16) as pool:
-            await build_worker(temporal, settings, pool).run()
+            every = timedelta(minutes=settings.reconcile_minutes)
+            await asyncio.gather(build_worker(temporal, settings, pool).run(), reconcile_forever(temporal, make_engine(settings.register_url), every, asyncio.Event()))
 
     asyncio.run(main())
 

@@ -22,4 +22,4 @@ async def close(case: Case, outcome: str) -> None:
         await case.send("hipaa_ocr_annual_log_entry", ocr_document(case), summary="Add the case to the HIPAA annual log to HHS (45 CFR 164.408(c))")
         ledger.settle("hipaa_ocr_annual_log")
     ledger.conclude(outcome)
-    await case.fx.audit(case.audit_entry("closed", {"outcome": outcome}), f"Audit: closed ({outcome})")
+    await case.audit(case.audit_entry("closed", {"outcome": outcome}), f"Audit: closed ({outcome})")

@@ -126,7 +126,7 @@ async def work(case: Case) -> None:
 
 async def round_done(case: Case, result: NotifyResult) -> None:
     s, ledger, c = case.s, case.ledger, result.counts
-    await case.fx.record_round(RoundEntry(result=result, completed_at=case.now()), summary=f"Register round {result.round}: {c.recipients} recipients")
+    await case.record_round(RoundEntry(result=result, completed_at=case.now()), summary=f"Register round {result.round}: {c.recipients} recipients")
     s.rounds.append(result)
     if result.substitute_notice_required:
         until = (case.now() + timedelta(days=90)).date().isoformat()
