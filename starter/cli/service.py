@@ -58,10 +58,10 @@ def worker() -> None:
     """
     settings = Settings()
     configure_logs(settings.log_format)
-    tighten(settings.private_paths)
 
     async def main() -> None:
-        temporal = await client(settings, serves=True)
+        temporal = await client(settings, serves=True)  # a missing key file stops here, before anything is touched
+        tighten(settings.private_paths)
         await ensure_search_attributes(temporal, settings.temporal_namespace)
         with ThreadPoolExecutor(max_workers=16) as pool:
             every = timedelta(minutes=settings.reconcile_minutes)
