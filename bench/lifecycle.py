@@ -51,6 +51,7 @@ from bench.cases import ROSTER, ROSTER_ROWS, Operators, Stats, mix, run_case
 from bench.common import dev_server
 from bench.measure import Cpu, gated, history_counts, ms, percentile
 from bench.notify import MAKE_ROSTER
+from activities.notify.roster import rosters_folder
 from models.inventory import load_inventory
 from worker.main import WORKFLOW_TASK_SLOTS, build_worker, workflow_runner
 
@@ -75,8 +76,9 @@ async def main(n: int, concurrency: int, rounds: int, idle_cases: int, synchrono
     run = uuid.uuid4().hex[:6]
     overrides = {"sqlite_synchronous": synchronous} | ({"database_url": database_url} if database_url else {})
     async with dev_server(**overrides) as (settings, client):
-        settings.notify_path.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, str(MAKE_ROSTER), str(ROSTER_ROWS), "--out", str(settings.notify_path / ROSTER)], check=True)
+        rosters = rosters_folder(settings.notify_path)
+        rosters.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, str(MAKE_ROSTER), str(ROSTER_ROWS), "--out", str(rosters / ROSTER)], check=True)
         ops = Operators(settings.operators_path)
         inventory = load_inventory(settings.inventory_path)
         cpu = Cpu()

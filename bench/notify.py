@@ -79,7 +79,7 @@ def _run_child(kind: str, roster: Path, work: Path) -> None:
     cpu, wall = time.process_time(), time.perf_counter()
     rows = 0
     if kind == "export":
-        exporter = Exporter(Letters(), roster.parent, work / "state")
+        exporter = Exporter(Letters(), roster.parent.parent, work / "state")  # the roster is in <base>/rosters
         req = NotifyRequest(breach_id="BENCH", round=1, roster_uri=roster.name, facts=facts, languages=["en", "es"], out_folder=str(work / "out"))
         result = exporter.run(req)
         rows = result.counts.rows_read
@@ -127,7 +127,8 @@ def main(sizes: list[int], keep: Path | None) -> int:
     results: dict[int, dict[str, dict]] = {}
     try:
         for size in sizes:
-            roster = folder / f"roster-{size}.csv"
+            roster = folder / "rosters" / f"roster-{size}.csv"  # where the engine reads rosters: <base>/rosters
+            roster.parent.mkdir(exist_ok=True)
             print(f"generating a {size:,}-row roster ...", flush=True)
             subprocess.run([sys.executable, str(MAKE_ROSTER), str(size), "--seed", "11", "--out", str(roster)], check=True)
             results[size] = {}

@@ -274,6 +274,8 @@ class NotifyCounts(BaseModel):
     by_state: dict[str, int] = Field({}, description="Persons by state of residence (all recipients)")
     untranslated_languages: dict[str, int] = Field({}, description="Requested language -> persons written to in English instead")
     not_in_previous_round: int | None = Field(None, description="Follow-up rounds: persons who were not in the previous round")
+    cleaned: int = Field(0, description="Lines of the error report that note removed characters (a roster row, or the letter facts), not refusals")
+    characters_removed: int = Field(0, description="Control and bidirectional-override characters removed from roster fields and the letter facts")
 
 
 class NotifyResult(BaseModel):

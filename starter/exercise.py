@@ -28,6 +28,7 @@ from temporalio.client import Client
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.testing import WorkflowEnvironment
 
+from activities.notify.roster import rosters_folder
 from models.case import CaseConfig, CaseView, TimelineEvent
 from models.decisions import Actor, Decision, DecisionRefused, Role
 from models.intake import IntakeReport
@@ -168,9 +169,10 @@ def place_roster(report: IntakeReport, roster: Path | None, notify_dir: Path) ->
     if not roster.is_file():
         raise FileNotFoundError(f"roster {roster} does not exist")
     name = report.roster_uri.removeprefix("file:") if report.roster_uri and report.roster_uri.startswith("file:") else roster.name
-    target = (notify_dir / name).resolve()
-    if not target.is_relative_to(notify_dir.resolve()):
-        raise ValueError(f"the report's roster_uri {report.roster_uri!r} points outside the notification folder")
+    folder = rosters_folder(notify_dir)
+    target = (folder / name).resolve()
+    if not target.is_relative_to(folder.resolve()):
+        raise ValueError(f"the report's roster_uri {report.roster_uri!r} points outside the rosters folder {folder}")
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(roster, target)
     return report.model_copy(update={"roster_uri": f"file:{name}"})

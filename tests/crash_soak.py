@@ -69,6 +69,7 @@ from temporalio.worker import Replayer
 
 from activities import audit
 from activities.db import make_engine
+from activities.notify.roster import rosters_folder
 from models.case import CaseConfig, Stage, TimelineEvent
 from models.decisions import Decision, DecisionRefused
 from models.intake import Recipient
@@ -371,10 +372,9 @@ class Soak:
         return SoakCase(number, script, case, rng)
 
     def make_roster(self, number: int) -> str:
-        """A small synthetic roster (../shared/tools/make_roster.py) in the worker's notify folder; its URI."""
+        """A small synthetic roster (../shared/tools/make_roster.py) in the worker's rosters folder; its URI."""
         name = f"soak-roster-{number:04d}.csv"
-        self.settings.notify_path.mkdir(parents=True, exist_ok=True)
-        make_roster(ROSTER_ROWS, self.settings.notify_path / name, seed=number)
+        make_roster(ROSTER_ROWS, rosters_folder(self.settings.notify_path) / name, seed=number)
         return f"file:{name}"
 
     def choose_prefixes(self) -> None:

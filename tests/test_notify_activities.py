@@ -69,7 +69,7 @@ def test_prepare_refuses_a_template_missing_an_element_a_bad_letterhead_and_a_pa
 
 
 def test_export_round_heartbeats_the_cursor_and_returns_no_rows(tmp_path):
-    make_roster(3000, tmp_path / "roster.csv")
+    make_roster(3000, tmp_path / "rosters" / "roster.csv")
     env = ActivityEnvironment()
     beats: list = []
     env.on_heartbeat = lambda *details: beats.append(details)
@@ -77,7 +77,7 @@ def test_export_round_heartbeats_the_cursor_and_returns_no_rows(tmp_path):
     assert beats == [(1000,), (2000,), (3000,)]
     assert result.counts.rows_read == 3000 and Path(result.export.path).is_file()
     assert (tmp_path / ".notify-work" / "cms-BR-TEST-1" / "round-1" / "work.sqlite").is_file()
-    (tmp_path / "bad.csv").write_text("record_id,name\nR1,x\n")
+    (tmp_path / "rosters" / "bad.csv").write_text("record_id,name\nR1,x\n")
     with pytest.raises(ApplicationError) as refused:
         ActivityEnvironment().run(NotifyActivities(tmp_path).export_round, request("bad.csv", breach="other"))
     assert refused.value.type == "RosterError" and refused.value.non_retryable

@@ -26,6 +26,7 @@ FACTS = sample_facts()
 
 
 def make_roster(rows: int, out: Path, seed: int = SEED) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run([sys.executable, str(MAKE_ROSTER), str(rows), "--seed", str(seed), "--out", str(out)], check=True)
     return out
 

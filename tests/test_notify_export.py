@@ -26,13 +26,13 @@ ROWS = 10_000
 @pytest.fixture(scope="module")
 def base(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("notify-export")
-    make_roster(ROWS, folder / "roster.csv")
+    make_roster(ROWS, folder / "rosters" / "roster.csv")
     return folder
 
 
 @pytest.fixture(scope="module")
 def truth(base) -> Independent:
-    return Independent.of(base / "roster.csv")
+    return Independent.of(base / "rosters" / "roster.csv")
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +140,8 @@ def same_round_elsewhere(base: Path, name: str) -> Path:
     """A new base folder with the same roster and person key, so a second run must write the same files."""
     other = base / name
     (other / "work" / "cms-BR-TEST-1").mkdir(parents=True)
-    shutil.copy(base / "roster.csv", other / "roster.csv")
+    (other / "rosters").mkdir()
+    shutil.copy(base / "rosters" / "roster.csv", other / "rosters" / "roster.csv")
     shutil.copy(base / "work" / "cms-BR-TEST-1" / "person-key", other / "work" / "cms-BR-TEST-1" / "person-key")
     return other
 
@@ -168,8 +169,8 @@ def test_email_only_to_official_addresses_when_approved(base, truth):
 
 
 def test_row_problems_go_to_the_error_report(tmp_path):
-    make_roster(300, tmp_path / "clean.csv")
-    with open(tmp_path / "clean.csv", newline="") as fh:
+    make_roster(300, tmp_path / "rosters" / "clean.csv")
+    with open(tmp_path / "rosters" / "clean.csv", newline="") as fh:
         rows = list(csv.reader(fh))
     header, data = rows[0], rows[1:]
     col = {name: header.index(name) for name in header}
@@ -181,7 +182,7 @@ def test_row_problems_go_to_the_error_report(tmp_path):
     data[49][col["mbi"]] = ""  # row 50
     data[59][col["is_minor"]] = "maybe"  # row 60
     data[69][col["first_name"]] = "  Ana  "  # row 70: spaces are trimmed, not an error
-    with open(tmp_path / "roster.csv", "w", newline="") as fh:
+    with open(tmp_path / "rosters" / "roster.csv", "w", newline="") as fh:
         csv.writer(fh).writerows([header, *data[:80], [], *data[80:]])  # and a blank line
     result = exporter(tmp_path).run(request("roster.csv"))
     errors = read_rows(Path(result.error_report.path))
@@ -204,22 +205,22 @@ def test_row_problems_go_to_the_error_report(tmp_path):
 
 
 def test_a_wrong_header_names_the_missing_columns(tmp_path):
-    make_roster(20, tmp_path / "clean.csv")
-    text = (tmp_path / "clean.csv").read_text().replace("date_of_birth", "dob", 1).replace("state", "province", 1)
-    (tmp_path / "roster.csv").write_text(text)
+    make_roster(20, tmp_path / "rosters" / "clean.csv")
+    text = (tmp_path / "rosters" / "clean.csv").read_text().replace("date_of_birth", "dob", 1).replace("state", "province", 1)
+    (tmp_path / "rosters" / "roster.csv").write_text(text)
     with pytest.raises(RosterError, match=r"lacks the column\(s\) date_of_birth, state; the header must name record_id"):
         exporter(tmp_path).run(request("roster.csv"))
-    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "rosters" / "empty.csv").write_text("")
     with pytest.raises(RosterError, match="empty: no header row"):
         exporter(tmp_path).run(request("empty.csv", out="o2"))
 
 
 def test_columns_in_another_order_are_read_by_name(tmp_path):
-    make_roster(500, tmp_path / "clean.csv")
-    with open(tmp_path / "clean.csv", newline="") as fh:
+    make_roster(500, tmp_path / "rosters" / "clean.csv")
+    with open(tmp_path / "rosters" / "clean.csv", newline="") as fh:
         rows = list(csv.reader(fh))
     order = list(reversed(range(len(rows[0]))))
-    with open(tmp_path / "reordered.csv", "w", newline="") as fh:
+    with open(tmp_path / "rosters" / "reordered.csv", "w", newline="") as fh:
         csv.writer(fh).writerows([[r[i] for i in order] + ["extra"] for r in rows])
     for breach in ("A", "B"):
         (tmp_path / "work" / breach).mkdir(parents=True)
@@ -231,11 +232,11 @@ def test_columns_in_another_order_are_read_by_name(tmp_path):
     assert one.counts == two.counts
 
 
-def test_roster_references_are_resolved_under_the_base_folder(tmp_path):
-    make_roster(50, tmp_path / "roster.csv")
-    ok = exporter(tmp_path).run(request(f"file://{tmp_path / 'roster.csv'}", out="a", breach="A"))
+def test_roster_references_are_resolved_under_the_rosters_folder(tmp_path):
+    make_roster(50, tmp_path / "rosters" / "roster.csv")
+    ok = exporter(tmp_path).run(request(f"file://{tmp_path / 'rosters' / 'roster.csv'}", out="a", breach="A"))
     assert ok.counts.rows_read == 50
-    with pytest.raises(RosterError, match="resolves outside the roster folder"):
+    with pytest.raises(RosterError, match="resolves outside the folder"):
         exporter(tmp_path).run(request("../elsewhere.csv", out="b", breach="B"))
     with pytest.raises(RosterError, match="unsupported scheme"):
         exporter(tmp_path).run(request("s3://bucket/roster.csv", out="c", breach="C"))
@@ -261,9 +262,47 @@ def test_a_round_held_by_another_attempt_is_busy(tmp_path):
     from activities.notify.files import RoundLayout, RoundLock
     from activities.notify.round_errors import RoundBusy
 
-    make_roster(50, tmp_path / "roster.csv")
+    make_roster(50, tmp_path / "rosters" / "roster.csv")
     layout = RoundLayout.of(tmp_path / "work", tmp_path / "out", "cms-BR-TEST-1", 1)
     with RoundLock(layout.lock):
         with pytest.raises(RoundBusy, match="being worked on by another process"):
             exporter(tmp_path).run(request("roster.csv"))
     assert exporter(tmp_path).run(request("roster.csv")).counts.rows_read == 50
+
+
+def test_a_roster_uri_resolves_only_under_the_rosters_folder(tmp_path):
+    """Issue 14, item 10: a report's roster_uri names a file in ``<notify_dir>/rosters`` and
+    nothing else: not the work folder (the person key behind every recipient key), not
+    another case's outputs, not a hidden folder, whether by ``..``, an absolute path or a
+    symlink that leads out."""
+    from activities.notify.export import Exporter
+    from activities.notify.letters import Letters
+
+    rosters = tmp_path / "rosters"
+    make_roster(50, rosters / "roster.csv")
+    run = Exporter(Letters(), tmp_path, tmp_path / ".notify-work").run  # the work folder where the worker keeps it
+    first = run(request("file:roster.csv", out="A", breach="A"))
+    assert first.counts.rows_read == 50 and Path(first.export.path).is_relative_to(tmp_path / "A")
+    assert run(request(f"file://{rosters / 'roster.csv'}", out="B", breach="B")).counts.rows_read == 50
+    secret = tmp_path / ".notify-work" / "A" / "person-key"
+    assert secret.is_file()
+    (rosters / "key.csv").symlink_to(secret)
+    (rosters / "their-export.csv").symlink_to(Path(first.export.path))
+    (rosters / ".hidden").mkdir()
+    shutil.copy(rosters / "roster.csv", rosters / ".hidden" / "roster.csv")
+    outside = {
+        "file:.notify-work/A/person-key": "hidden",
+        "file:../.notify-work/A/person-key": "outside",
+        f"file://{secret}": "outside",
+        str(secret): "outside",
+        f"file://{first.export.path}": "outside",
+        "file:../A/round-1/mailhouse.csv": "outside",
+        "file:sub/../../roster.csv": "outside",
+        "file:key.csv": "outside",
+        "file:their-export.csv": "outside",
+        "file:.hidden/roster.csv": "hidden",
+    }
+    for n, (uri, why) in enumerate(outside.items()):
+        with pytest.raises(RosterError, match=f"{why}.*rosters are read only from {re.escape(str(rosters))}") as refused:
+            run(request(uri, out=f"X{n}", breach=f"X{n}"))
+        assert secret.read_bytes().hex() not in str(refused.value)

@@ -121,8 +121,8 @@ async def test_kill_9_halfway_then_resume_exactly_once(tmp_path):
 
     base = tmp_path / "base"
     base.mkdir()
-    make_roster(ROWS, base / "roster.csv")
-    truth = Independent.of(base / "roster.csv")
+    make_roster(ROWS, base / "rosters" / "roster.csv")
+    truth = Independent.of(base / "rosters" / "roster.csv")
     key_file = tmp_path / "keys.json"
     settings = Settings(data_dir=tmp_path, key_file=key_file)
     env = {k: v for k, v in os.environ.items() if not k.startswith("BREACH_")}

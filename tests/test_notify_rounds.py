@@ -33,7 +33,7 @@ class Crash(Exception):
 @pytest.fixture(scope="module")
 def base(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("notify-rounds")
-    make_roster(6_000, folder / "roster.csv")
+    make_roster(6_000, folder / "rosters" / "roster.csv")
     return folder
 
 
@@ -52,7 +52,7 @@ def _keys(result) -> list[str]:
 
 
 def test_follow_up_goes_to_the_same_people_once_without_repeating_round_1(base, round1, round2):
-    truth = Independent.of(base / "roster.csv")
+    truth = Independent.of(base / "rosters" / "roster.csv")
     one, two = _keys(round1), _keys(round2)
     assert len(one) == len(set(one)) == len(truth.persons)
     assert len(two) == len(set(two)) == len(truth.persons)  # each person gets one follow-up
@@ -83,14 +83,14 @@ def test_a_changed_request_for_a_started_round_is_refused(base, round1):
 
 
 def test_a_follow_up_needs_a_finished_previous_round(tmp_path):
-    make_roster(100, tmp_path / "roster.csv")
+    make_roster(100, tmp_path / "rosters" / "roster.csv")
     with pytest.raises(ExportError, match="round 2 is a follow-up to round 1, which was never run"):
         exporter(tmp_path).run(request("roster.csv", round_=2))
 
 
 def test_an_interrupted_round_resumes_from_its_checkpoint_exactly_once(tmp_path):
-    make_roster(12_000, tmp_path / "roster.csv")
-    truth = Independent.of(tmp_path / "roster.csv")
+    make_roster(12_000, tmp_path / "rosters" / "roster.csv")
+    truth = Independent.of(tmp_path / "rosters" / "roster.csv")
     seen: list[int] = []
 
     def crash_after_five(cursor: int) -> None:
@@ -117,20 +117,21 @@ def test_an_interrupted_round_resumes_from_its_checkpoint_exactly_once(tmp_path)
     # The same roster done in one go gives the same file.
     (tmp_path / "b" / "work" / "cms-BR-TEST-1").mkdir(parents=True)
     shutil.copy(tmp_path / "work" / "cms-BR-TEST-1" / "person-key", tmp_path / "b" / "work" / "cms-BR-TEST-1" / "person-key")
-    shutil.copy(tmp_path / "roster.csv", tmp_path / "b" / "roster.csv")
+    (tmp_path / "b" / "rosters").mkdir()
+    shutil.copy(tmp_path / "rosters" / "roster.csv", tmp_path / "b" / "rosters" / "roster.csv")
     whole = exporter(tmp_path / "b").run(request("roster.csv", checkpoint_every=1000))
     assert whole.export.sha256 == result.export.sha256 and whole.counts == result.counts
 
 
 def test_a_roster_changed_between_attempts_is_refused(tmp_path):
-    make_roster(3000, tmp_path / "roster.csv")
+    make_roster(3000, tmp_path / "rosters" / "roster.csv")
 
     def crash(cursor: int) -> None:
         raise Crash
 
     with pytest.raises(Crash):
         exporter(tmp_path).run(request("roster.csv", checkpoint_every=1000), heartbeat=crash)
-    with open(tmp_path / "roster.csv", "a") as fh:
+    with open(tmp_path / "rosters" / "roster.csv", "a") as fh:
         fh.write("R9,Zed,Doe,1960-01-01,900-11-2222,,1 Main St,,Austin,TX,78701,,,en,false,false,,false\n")
     with pytest.raises(RosterError, match="changed since round 1 started"):
         exporter(tmp_path).run(request("roster.csv", checkpoint_every=1000))
@@ -142,7 +143,7 @@ def test_a_roster_changed_between_attempts_is_refused(tmp_path):
 def test_a_letter_on_demand_for_any_record(base, round1):
     found = find_round(base / "out", 1)
     letters = Letters()
-    people = {r["record_id"]: r for r in read_rows(base / "roster.csv")}
+    people = {r["record_id"]: r for r in read_rows(base / "rosters" / "roster.csv")}
     guardian = next(r for r in read_rows(Path(round1.export.path)) if r["variant"] == "guardian")
     child = people[guardian["record_id"]]
     result = letter_for_record(letters, found, guardian["record_id"])
@@ -150,7 +151,7 @@ def test_a_letter_on_demand_for_any_record(base, round1):
     assert f"Dear Parent or Guardian of {child['first_name']}:" in result.text
     assert f"Reference number: {guardian['recipient_key']}" in result.text
     # A second record of a merged person gets the letter that was sent under the first.
-    with open(base / "roster.csv", newline="") as fh:
+    with open(base / "rosters" / "roster.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     seen: dict[tuple, str] = {}
     for r in rows:
@@ -201,7 +202,7 @@ def test_returned_mail_gets_secondary_notice(base, round1, tmp_path):
     assert "1-800-555-0100" in notice and "90 days" in notice
     addendum = read_rows(Path(result.addendum.path))
     assert sorted(r["recipient_key"] for r in addendum) == sorted(keys)
-    roster = {r["record_id"]: r for r in read_rows(base / "roster.csv")}
+    roster = {r["record_id"]: r for r in read_rows(base / "rosters" / "roster.csv")}
     assert all(r["phone"] == roster[r["record_id"]]["phone"] for r in addendum)
     assert sum(result.by_state.values()) == 12
     assert read_rows(Path(result.unmatched.path))[0]["identifier"] == "ffff0000ffff0000ffff0000ffff0000"

@@ -21,6 +21,7 @@ from temporalio.client import WorkflowUpdateFailedError
 
 from activities.db import make_engine
 from activities.notify.letters import TEMPLATE_DIR
+from activities.notify.roster import rosters_folder
 from models.case import ClockState, Stage
 from models.notification import NotifyProgress
 from models.register import CaseRecord, ClockRecord, NotificationRoundRecord
@@ -36,7 +37,7 @@ ROSTER_ROWS = 2000
 @pytest.fixture(scope="module")
 def roster(skipping: World) -> str:
     """A generated roster in the worker's notify folder; returns its URI."""
-    folder = skipping.settings.notify_path
+    folder = rosters_folder(skipping.settings.notify_path)
     folder.mkdir(parents=True, exist_ok=True)
     if not (folder / "roster-2000.csv").exists():
         make_roster(ROSTER_ROWS, folder / "roster-2000.csv")
@@ -119,7 +120,7 @@ async def test_the_mailing_of_an_exported_roster_is_not_recorded_by_hand(harness
 
 
 async def test_a_missing_roster_stops_the_export_with_a_finding_until_retried(harness, skipping):
-    folder = skipping.settings.notify_path
+    folder = rosters_folder(skipping.settings.notify_path)
     folder.mkdir(parents=True, exist_ok=True)
     case = await harness.new_case("qecp", roster_uri="file:late-roster.csv")
     await drive(case, Stage.notify)
@@ -196,7 +197,7 @@ async def test_a_template_missing_an_element_blocks_cms_approval_until_fixed(bro
 
 async def test_the_running_export_signals_its_progress_to_the_case(harness, skipping):
     """Progress reaches the case as signals ("notified N of M" in its details while it runs)."""
-    folder = skipping.settings.notify_path
+    folder = rosters_folder(skipping.settings.notify_path)
     folder.mkdir(parents=True, exist_ok=True)
     make_roster(16_000, folder / "roster-16000.csv")
     case = await harness.new_case("qecp", roster_uri="file:roster-16000.csv")
@@ -214,7 +215,7 @@ async def test_the_running_export_signals_its_progress_to_the_case(harness, skip
 async def test_a_hold_placed_during_the_export_stops_it_and_the_round_resumes_after_it(harness, skipping):
     """No letter goes out under a law-enforcement hold: the running export is cancelled; when the
     hold is lifted the same round resumes from its checkpoint and every person is written once."""
-    folder = skipping.settings.notify_path
+    folder = rosters_folder(skipping.settings.notify_path)
     folder.mkdir(parents=True, exist_ok=True)
     if not (folder / "roster-200000.csv").exists():
         make_roster(200_000, folder / "roster-200000.csv")

@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     operators_file: Path | None = Field(None, description="Operators file (YAML: name, roles, Ed25519 public key), loaded into each new case (default <data_dir>/operators.yaml).")
     operator_key_dir: Path | None = Field(None, description="Folder of this user's operator private keys, one PEM per person (default ~/.breach/keys).")
     inventory_file: Path | None = Field(None, description="System inventory JSON (default: the sample inventory shipped with the package).")
-    notify_dir: Path | None = Field(None, description="Folder of the notification stage: rosters (a report's `roster_uri` such as `file:roster.csv` resolves here) and each case's letters, previews and mail-house exports (default <data_dir>/notify).")
+    notify_dir: Path | None = Field(None, description="Folder of the notification stage: rosters in its `rosters` subfolder (a report's `roster_uri` such as `file:roster.csv` resolves to `<notify_dir>/rosters/roster.csv`, and only there) and each case's letters, previews and mail-house exports (default <data_dir>/notify).")
     letterhead_file: Path | None = Field(None, description="Letterhead TOML: the agency, call center, contact addresses and standing wording every letter uses (default: the one shipped with the package).")
     letter_template_dir: Path | None = Field(None, description="Folder of the Jinja2 letter templates, one subfolder per language (default: the templates shipped with the package).")
     sqlite_synchronous: Literal["full", "normal"] = Field("full", description="SQLite `synchronous` pragma of the embedded dev server (WAL journal): full survives power loss; normal is faster and survives process kills only.")

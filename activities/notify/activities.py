@@ -32,7 +32,7 @@ from activities.notify.letters import LetterError, Letters, TemplateRefused
 from activities.notify.lookup import RoundNotFound, find_round
 from activities.notify.preview import preview_pdf
 from activities.notify.returned import ReturnedFileError, process_returned
-from activities.notify.roster import RosterError, resolve
+from activities.notify.roster import RosterError, resolve, rosters_folder
 from activities.notify.round_errors import ExportError
 from models.notification import (
     PROGRESS_SIGNAL,
@@ -82,10 +82,10 @@ class ProgressSignal:
 
 
 class NotifyActivities:
-    """``base_dir`` holds the rosters (URIs resolve under it) and the output folders;
-    ``work_dir`` (default ``<base_dir>/.notify-work``) the private work state of rounds;
-    ``letterhead`` the agency's standing letter wording; ``progress`` (optional) signals
-    a running export's progress to its case.
+    """``base_dir`` holds the rosters (``<base_dir>/rosters``, where roster URIs resolve) and
+    the output folders; ``work_dir`` (default ``<base_dir>/.notify-work``) the private work
+    state of rounds; ``letterhead`` the agency's standing letter wording; ``progress``
+    (optional) signals a running export's progress to its case.
 
     The templates are read afresh by each activity, so a template fixed on disk is used by
     the next retry without restarting the worker (within one round they never change)."""
@@ -99,6 +99,7 @@ class NotifyActivities:
         self.work_dir = Path(work_dir) if work_dir else self.base_dir / ".notify-work"
         self.template_dir = template_dir
         Letters(template_dir)  # a missing or unreadable template folder stops the worker at start
+        rosters_folder(self.base_dir).mkdir(parents=True, exist_ok=True)  # where operators put rosters: there from the start
         self.letterhead = letterhead
         self.progress = progress
 
@@ -149,7 +150,7 @@ class NotifyActivities:
     @activity.defn(name="notify.returned_mail")
     def returned_mail(self, req: ReturnedMailRequest) -> ReturnedMailResult:
         try:
-            returned = resolve(req.returned_uri, self.base_dir)
+            returned = resolve(req.returned_uri, self.base_dir, "returned-mail file")
             found = find_round(confined(self.base_dir, req.out_folder, "output folder"), req.round)
             if found.request.breach_id != req.breach_id:
                 raise RoundNotFound(f"round {req.round} in {req.out_folder} belongs to breach {found.request.breach_id}, not {req.breach_id}")

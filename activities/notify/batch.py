@@ -10,6 +10,11 @@ takes the per-row path through ``RowParser`` and ``Person``: the rules are writt
 there. The fast path only ever *accepts* rows the per-row path would accept with the
 same result; the tests run rosters both ways and compare the outputs byte for byte.
 
+Safe cells: every line goes through ``csv_line``, which quotes a cell a spreadsheet would
+evaluate (``activities.safe_text``); the fast path leaves rows with such a cell, or with a
+control or bidirectional character to remove, to the per-row path, which cleans and quotes
+them and notes each removal in the error report.
+
 Nothing is decided here about who is new: the batch reports each row's identity material
 and its export line without the recipient key; the export process computes the keyed
 digests (the person key never leaves it) and keeps the first row of each person the work
@@ -35,6 +40,7 @@ from activities.notify.person import (
     RowProblem,
     normalise_name,
 )
+from activities.safe_text import FORMULA_START, UNSAFE, csv_row, removal_note
 from models.mailing import BASE_LANGUAGE, DeliveryMethod, LetterVariant
 
 ADDRESS_LINES = 5
@@ -66,12 +72,18 @@ _ZIP_COLUMN = re.compile(r"(?:\d{5}\x1f)*\d{5}")
 _FLAGS = frozenset({"true", "false"})
 _UNDASH = methodcaller("replace", "-", "")
 _PAD = [("",) * (ADDRESS_LINES - n) for n in range(ADDRESS_LINES + 1)]
+_FIRST = itemgetter(slice(0, 1))
+_FORMULA_CELL = re.compile("\x00[" + re.escape("".join(sorted(FORMULA_START))) + "]")  # a value of a \0-joined column that starts one
+_CELL_START = re.compile(",[" + re.escape("".join(sorted(FORMULA_START))) + "]")  # the same in a line of fields joined by commas
 _strip = str.strip
 
 
 def csv_line(fields) -> str:
-    """One row as CSV (what csv.writer writes, fast when no field needs quoting)."""
+    """One row as CSV, its cells safe for a spreadsheet (what csv.writer writes, fast when no field needs quoting)."""
     line = ",".join(fields)
+    if _CELL_START.search("," + line):  # (a comma inside a field may match too: then every cell is checked)
+        fields = csv_row(fields)
+        line = ",".join(fields)
     if line.count(",") == len(fields) - 1 and '"' not in line and "\n" not in line and "\r" not in line:
         return line + "\r\n"
     buf = io.StringIO()
@@ -88,7 +100,9 @@ class Prepared:
     first_row: int
     size: int  # records in the batch, blank ones included
     blank: int
-    errors: list[tuple[str, str, str]]  # (row, record_id, problem), in row order
+    errors: list[tuple[str, str, str]]  # (row, record_id, problem), in row order: refusals, and notes of removed characters
+    cleaned: int  # of ``errors``, the notes: person rows whose text lost control or bidi characters
+    removed: int  # the characters those rows lost
     materials: list[bytes]  # the identity material the person key is the keyed digest of
     lines: list[str]  # the mail-house export line without "<recipient key>," in front, or "" (no-address list)
     unreachable: dict[int, tuple]  # position -> the no-address list row, without its recipient key
@@ -113,7 +127,7 @@ class _ComboIds(dict):
 class _Rows:
     """Per row of the batch while it is being prepared (None where there is no person)."""
 
-    __slots__ = ("materials", "lines", "combos", "unreachable", "errors")
+    __slots__ = ("materials", "lines", "combos", "unreachable", "errors", "cleaned", "removed")
 
     def __init__(self, n: int) -> None:
         self.materials: list[bytes | None] = [None] * n
@@ -121,6 +135,8 @@ class _Rows:
         self.combos: list[tuple | None] = [None] * n
         self.unreachable: dict[int, tuple] = {}
         self.errors: list[tuple[str, str, str]] = []
+        self.cleaned = 0
+        self.removed = 0
 
 
 class BatchPreparer:
@@ -200,7 +216,7 @@ class BatchPreparer:
             unreachable = {bisect_left(present, i): row for i, row in out.unreachable.items()}  # its position among the persons
         ids = list(map(self._combos.__getitem__, combos))
         fresh, self._combos.fresh = self._combos.fresh, {}
-        return Prepared(first_row, n, blank, out.errors, materials, lines, unreachable, ids, fresh)
+        return Prepared(first_row, n, blank, out.errors, out.cleaned, out.removed, materials, lines, unreachable, ids, fresh)
 
     def _fast_lane(self, rows: list[list[str]], cand: list[int], out: _Rows) -> set[int]:
         """Handle the common rows column-wise; returns the positions (in ``cand``) left for the per-row path."""
@@ -220,6 +236,13 @@ class BatchPreparer:
         for col in (rid, first, last, line1, city):
             if not all(col):
                 flag(map(not_, col))
+        for col in (rid, first, last, line1, line2, city):
+            text = "".join(col)
+            if not text.isprintable() and UNSAFE.search(text):  # characters to remove: the per-row path cleans and counts them
+                flag(map(UNSAFE.search, col))
+        for col in (rid, first, line1, line2, city):  # the fields an export cell starts with
+            if _FORMULA_CELL.search("\x00" + "\x00".join(col)):
+                flag(map(FORMULA_START.__contains__, map(_FIRST, col)))
         unusual = set(dob) - self._parser.iso_birth_dates  # bad dates and other spellings: the per-row path decides
         if unusual:
             flag(map(unusual.__contains__, dob))
@@ -296,6 +319,10 @@ class BatchPreparer:
             out.lines[i] = ""
             out.unreachable[i] = (p.record_id, self._round, variant, letter, code, large, problem, who[0],
                                   who[1] if len(who) > 1 else "", p.state, p.phone, p.email)
+        if p.removed:
+            out.errors.append((str(first_row + i), p.record_id, removal_note(p.removed)))
+            out.cleaned += 1
+            out.removed += p.removed
         out.materials[i] = material
         out.combos[i] = (variant, letter, untranslated, p.large_print, method, p.state or UNKNOWN_STATE, problem is not None)
 

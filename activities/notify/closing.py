@@ -75,7 +75,7 @@ def close_round(letters: Letters, req: NotifyRequest, roster: Path, sha: str, la
     counts = tally.counts(req.round > 1)
     export = file_ref(layout.final(EXPORT), rows=counts.exported)
     no_address = file_ref(layout.final(NO_ADDRESS), rows=counts.unreachable)
-    errors = file_ref(layout.final(ERRORS), rows=counts.errors)
+    errors = file_ref(layout.final(ERRORS), rows=counts.errors + counts.cleaned)  # refusals, and notes of removed characters
     required, reason, action = substitute_notice_decision(counts.unreachable)
     media_states = sorted(s for s, n in counts.by_state.items() if n > MEDIA_NOTICE_THRESHOLD and s != UNKNOWN_STATE)
     translated = letters.translated(req.languages, req.facts)
@@ -122,6 +122,7 @@ def close_round(letters: Letters, req: NotifyRequest, roster: Path, sha: str, la
         "completed_at": db.get("completed_at"),
         "notes": {
             "row": "error report rows count data rows from 1, after the header",
+            "error_report": "refused rows, and notes of control or bidirectional-override characters removed (a row's, or with no row the letter facts')",
             "no_address_list": "people with neither a usable postal address nor an approved e-mail address",
         },
     })

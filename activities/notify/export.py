@@ -23,6 +23,12 @@ process on another core (``reader``); letters are not rendered here (the export 
 variants and address blocks; full letters are rendered on demand and for previews).
 Memory does not grow with the roster: the persons seen live in SQLite behind small page
 caches, with a fixed-size Bloom filter in front (``workdb``).
+
+Safe outputs. The roster is read only from the rosters folder (``roster.resolve``). The
+letter facts lose their control and bidirectional characters before the round uses them
+(``activities.safe_text.clean_model``: the request recorded, the notices and later letters
+all state the cleaned text); a round that removed any says how many in the first line of
+its error report, as each cleaned roster row does in its own line.
 """
 
 from __future__ import annotations
@@ -49,9 +55,10 @@ from activities.notify.person_key import KeyMaker, load_or_create_secret
 from activities.notify.reader import PIPELINE_MIN_BYTES, ReaderProcess, ReadPlan, in_process
 from activities.notify.round_errors import ExportError, RequestConflict, RoundBusy
 from activities.notify.round_files import ERRORS, EXPORT, NO_ADDRESS, RoundFiles
-from activities.notify.roster import RosterError, RosterReader, resolve, sha256_file
+from activities.notify.roster import RosterError, RosterReader, resolve, rosters_folder, sha256_file
 from activities.notify.tally import Tally
 from activities.notify.workdb import Progress, WorkDB, read_progress
+from activities.safe_text import clean_model, removal_note
 from models.notification import NotifyRequest, NotifyResult
 
 log = structlog.get_logger("breach.notify")
@@ -120,8 +127,9 @@ class _Interval:
 
 
 class Exporter:
-    """Runs notification rounds. ``base_dir`` confines roster URIs and output folders;
-    ``work_root`` holds the private work state (seen persons, progress, the person key)."""
+    """Runs notification rounds. ``base_dir`` holds the rosters folder (``<base_dir>/rosters``,
+    where roster URIs resolve) and confines output folders; ``work_root`` holds the private
+    work state (seen persons, progress, the person key)."""
 
     def __init__(self, letters: Letters, base_dir: Path, work_root: Path, *, fast: bool = True,
                  pipeline_min_bytes: int = PIPELINE_MIN_BYTES) -> None:
@@ -135,17 +143,21 @@ class Exporter:
         return RoundLayout.of(self.work_root, confined(self.base_dir, out_folder, "output folder"), breach_id, round_)
 
     def run(self, req: NotifyRequest, heartbeat: Heartbeat | None = None, on_progress: OnProgress | None = None) -> NotifyResult:
-        roster = resolve(req.roster_uri, self.base_dir)
+        roster = resolve(req.roster_uri, rosters_folder(self.base_dir))
         layout = self.layout(req.breach_id, req.round, req.out_folder)
+        facts, removed = clean_model(req.facts)
+        if removed:
+            req = req.model_copy(update={"facts": facts})
         try:
             with RoundLock(layout.lock):
-                return self._run_locked(req, roster, layout, heartbeat or (lambda _c: None), on_progress)
+                return self._run_locked(req, roster, layout, heartbeat or (lambda _c: None), on_progress, removed)
         except Busy as exc:
             raise RoundBusy(f"round {req.round} of breach {req.breach_id}: {exc}") from None
 
     # ------------------------------------------------------------------ the round
 
-    def _run_locked(self, req: NotifyRequest, roster: Path, layout: RoundLayout, heartbeat: Heartbeat, on_progress: OnProgress | None) -> NotifyResult:
+    def _run_locked(self, req: NotifyRequest, roster: Path, layout: RoundLayout, heartbeat: Heartbeat, on_progress: OnProgress | None,
+                    facts_removed: int) -> NotifyResult:
         db = WorkDB(layout.db)
         try:
             digest = request_digest(req)
@@ -177,7 +189,7 @@ class Exporter:
                 db.put(request_sha256=digest, roster_sha256=sha, roster_path=str(roster), started_at=_now(), status="running")
             try:
                 if db.get("phase") != "complete":
-                    self._export(req, roster, sha, layout, db, secret, previous, heartbeat, on_progress)
+                    self._export(req, roster, sha, layout, db, secret, previous, heartbeat, on_progress, facts_removed)
                 else:
                     check_templates(self.letters, req.facts, req.languages, [req.round])  # (in _export, beside the reader's start)
                 return close_round(self.letters, req, roster, sha, layout, db)
@@ -205,12 +217,17 @@ class Exporter:
         return prev
 
     def _export(self, req, roster: Path, sha: str, layout: RoundLayout, db: WorkDB, secret: bytes, previous: WorkDB | None,
-                heartbeat: Heartbeat, on_progress: OnProgress | None) -> None:
+                heartbeat: Heartbeat, on_progress: OnProgress | None, facts_removed: int) -> None:
         outputs = RoundFiles(layout)
         progress = db.progress()
         if progress is None:
-            progress = Progress(offsets=outputs.create())
-            progress.counts = Tally().dump()
+            outputs.create()
+            fresh = Tally()
+            if facts_removed:
+                outputs.write(ERRORS, [("", "", f"letter facts: {removal_note(facts_removed)}")])
+                fresh.cleaned, fresh.removed = 1, facts_removed
+            progress = Progress(offsets=outputs.sync())
+            progress.counts = fresh.dump()
             with db.transaction():
                 db.write_progress(progress)
         else:
@@ -258,7 +275,9 @@ class Exporter:
                         earlier = prev_keys.digests([prep.materials[i] for i in chosen])
                         tally.not_in_previous += len(earlier) - len(previous.seen_any(earlier))
                     tally.rows_read += prep.size - prep.blank
-                    tally.errors += len(prep.errors)
+                    tally.errors += len(prep.errors) - prep.cleaned
+                    tally.cleaned += prep.cleaned
+                    tally.removed += prep.removed
                     interval.add(prep, chosen, digests)
                     if interval.rows >= every:
                         self._checkpoint(db, outputs, interval, progress, tally, combos, step.records, heartbeat)

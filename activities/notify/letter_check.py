@@ -20,6 +20,7 @@ from jinja2.utils import concat
 
 from activities.notify.letters import DOCUMENTS, Language, Letters, TemplateRefused
 from activities.notify.samples import SAMPLE_RECIPIENTS, sample_facts
+from activities.safe_text import clean_model
 from models.mailing import BASE_LANGUAGE, LetterVariant
 from models.notification import Contact, LetterFacts, LetterText, TemplateCheck
 
@@ -49,7 +50,7 @@ def check_templates(letters: Letters, facts: LetterFacts | None = None, language
                     rounds: list[int] | None = None) -> TemplateCheck:
     """Render every variant in every approved language (initial and follow-up, regular
     and large print) and refuse the templates if any element is missing or incomplete."""
-    facts = facts or sample_facts()
+    facts = clean_model(facts or sample_facts())[0]  # as the letters state them (``Letters`` cleans them too)
     approved = list(dict.fromkeys([BASE_LANGUAGE, *(languages or [])]))
     ready = letters.translated(approved, facts)
     untranslated = [code for code in approved if code not in ready]

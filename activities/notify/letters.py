@@ -8,6 +8,14 @@ without a folder, or without a translation of the facts, is sent in English and 
 as untranslated. The round's other documents (call-center sheet, substitute and media
 notices) are templates of the same set.
 
+Why a sandbox: templates are files an agency edits, so they are not code we trust. They
+render in Jinja's ``ImmutableSandboxedEnvironment``: a template that reaches for
+``__globals__``, ``__class__`` or another internal attribute (and from there ``os``, the
+environment, the keys) is refused with a ``LetterError``, and none can change the facts
+it is given. What a template states is cleaned first: the facts and the recipient lose
+their control and bidirectional characters (``activities.safe_text``) before any letter,
+notice or preview shows them.
+
 Letters are plain text with a light markup ("## " heading, "- " list item, blank line
 between paragraphs) that the PDF renderer understands. Large print (Section 508) is the
 same letter with the language's marker at the top and a larger font in the PDF.
@@ -17,12 +25,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
-from jinja2 import BytecodeCache, Environment, FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound
+from jinja2 import BytecodeCache, FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound
 from jinja2.bccache import Bucket
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from activities.safe_text import clean_line, clean_model
 
 from models.mailing import BASE_LANGUAGE, LetterVariant
 from models.notification import LetterFacts
@@ -101,7 +112,7 @@ class Letters:
         self.dir = Path(template_dir or TEMPLATE_DIR)
         if not self.dir.is_dir():
             raise TemplateRefused([f"template folder {self.dir} does not exist"])
-        self.env = Environment(
+        self.env = ImmutableSandboxedEnvironment(
             loader=FileSystemLoader(str(self.dir)),
             undefined=StrictUndefined,
             autoescape=False,
@@ -161,6 +172,7 @@ class Letters:
     # ------------------------------------------------------------------ rendering
 
     def _context(self, facts: LetterFacts, language: str, **extra) -> dict:
+        facts = clean_model(facts)[0]
         lang = self.language(language)
         text = facts.text_for(language)
         if text is None:
@@ -183,7 +195,7 @@ class Letters:
 
     def letter_context(self, facts: LetterFacts, recipient: Recipient, round_: int) -> dict:
         return self._context(
-            facts, recipient.language, recipient=recipient, round=round_, follow_up=round_ > 1, large_print=recipient.large_print,
+            facts, recipient.language, recipient=_cleaned(recipient), round=round_, follow_up=round_ > 1, large_print=recipient.large_print,
         )
 
     def render(self, facts: LetterFacts, recipient: Recipient, round_: int = 1) -> str:
@@ -204,3 +216,12 @@ class Letters:
 
     def has_document(self, name: str, language: str) -> bool:
         return (self.dir / language / f"{name}.txt.j2").is_file()
+
+
+def _cleaned(recipient: Recipient) -> Recipient:
+    """The recipient as a letter names them: without control or bidirectional characters."""
+    def line(value: str) -> str:
+        return clean_line(value)[0]
+
+    return replace(recipient, first_name=line(recipient.first_name), last_name=line(recipient.last_name),
+                   address_lines=tuple(map(line, recipient.address_lines)), reference=line(recipient.reference))

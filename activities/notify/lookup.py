@@ -22,6 +22,7 @@ from activities.notify.person import RowProblem
 from activities.notify.person_key import KeyMaker, load_secret
 from activities.notify.round_files import EXPORT, NO_ADDRESS
 from activities.notify.roster import RosterError, RosterReader, sha256_file
+from activities.safe_text import csv_value
 from models.mailing import LetterVariant
 from models.notification import NotifyRequest
 
@@ -77,12 +78,14 @@ def find_round(folder: Path, round_: int | None = None) -> Round:
 
 
 def read_csv(path: Path, columns: tuple[str, ...]) -> Iterator[dict[str, str]]:
-    """Rows of one of the round's own CSV files, checked against its expected header."""
+    """Rows of one of the round's own CSV files, checked against its expected header, each cell
+    as the text it holds (the quote that kept a spreadsheet from evaluating it taken off)."""
     with open(path, encoding="utf-8", newline="") as fh:
         reader = csv.DictReader(fh)
         if tuple(reader.fieldnames or ()) != columns:
             raise RoundNotFound(f"{path} does not have the expected columns {', '.join(columns)}")
-        yield from reader
+        for row in reader:
+            yield {name: csv_value(cell) for name, cell in row.items()}
 
 
 @dataclass(frozen=True)

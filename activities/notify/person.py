@@ -2,9 +2,12 @@
 
 A row is checked column by column (``RowParser``) into a ``Person`` or a ``RowProblem``
 that names the problem, never the row's personal data, so the error report can go to
-people who may not see the roster. The rules are written once, here: the export's
-columnar fast path (``batch``) only ever accepts rows this path would accept with the
-same result.
+people who may not see the roster. Its text fields lose their control and bidirectional
+formatting characters first (``activities.safe_text``): what a letter, a notice or the
+mail-house file shows is what the row holds, and ``Person.removed`` counts what was taken.
+
+The rules are written once, here: the export's columnar fast path (``batch``) only ever
+accepts rows this path would accept with the same result.
 
 Routing (plan: Special considerations): minors are written to their parent or guardian,
 deceased people to their estate or next of kin. What identifies a person across duplicate
@@ -21,6 +24,7 @@ from datetime import date
 from functools import cached_property
 from operator import itemgetter
 
+from activities.safe_text import UNSAFE, clean_line
 from models.mailing import LetterVariant
 
 COLUMNS: tuple[str, ...] = (
@@ -74,6 +78,7 @@ class Person:
     deceased: bool
     variant: LetterVariant
     address_problem: str | None  # why the postal address is not usable; None when it is
+    removed: int = 0  # control and bidi characters taken out of the row's text fields
 
     @property
     def official_email(self) -> bool:
@@ -200,7 +205,7 @@ class RowParser:
     def record_id_of(self, fields: list[str]) -> str:
         """The record id of a raw row, if it has one (for the error report)."""
         at = self.order[0] if self.order else 0
-        return fields[at].strip() if len(fields) > at else ""
+        return clean_line(fields[at])[0].strip() if len(fields) > at else ""
 
     def __call__(self, row: int, fields: list[str]) -> Person:
         if len(fields) != self.width:
@@ -209,6 +214,15 @@ class RowParser:
             fields = self._pick(fields)
         (record_id, first, last, dob, ssn, mbi, line1, line2, city, state, zip_, email, phone,
          language, large_print, is_minor, guardian, deceased) = map(str.strip, fields)
+        removed = 0
+        joined = "".join(fields)
+        if not joined.isprintable() and UNSAFE.search(joined):
+            text = []
+            for value in (record_id, first, last, line1, line2, city, email, phone, guardian):
+                cleaned, n = clean_line(value)
+                text.append(cleaned.strip())
+                removed += n
+            record_id, first, last, line1, line2, city, email, phone, guardian = text
         if not record_id:
             raise RowProblem("missing record_id")
         if not first:
@@ -242,5 +256,5 @@ class RowParser:
         variant = LetterVariant.estate if dead else LetterVariant.guardian if minor else LetterVariant.adult
         return Person(
             row, record_id, first, last, dob, identity, line1, line2, city, state, zip_, email, phone, code,
-            _flag(large_print, "large_print"), minor, guardian, dead, variant, _address_problem(line1, city, state, zip_),
+            _flag(large_print, "large_print"), minor, guardian, dead, variant, _address_problem(line1, city, state, zip_), removed,
         )

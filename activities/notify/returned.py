@@ -14,7 +14,9 @@ recipients with what secondary notice needs: addressee, state, language, phone a
 e-mail from the roster), ``unmatched.csv`` (entries that name no recipient of the round),
 ``summary.json`` (counts and decision) and, at 10 or more, ``substitute-notice.txt``.
 The folder is published by one rename, so it is complete or absent; the same file
-processed again returns the stored result.
+processed again returns the stored result. Both CSV files are written safe for a
+spreadsheet, and what they take from the returned file or the roster loses its control and
+bidirectional characters (``activities.safe_text``).
 
 Memory stays flat: the returned entries go to a scratch SQLite table, and the export and
 the roster are streamed past it in batches.
@@ -41,6 +43,7 @@ from activities.notify.lookup import OnProgress, Round, read_csv
 from activities.notify.person import UNKNOWN_STATE
 from activities.notify.roster import RosterError, RosterReader, sha256_file
 from activities.notify.round_files import EXPORT
+from activities.safe_text import clean_line, csv_row
 from models.notification import SUBSTITUTE_NOTICE_THRESHOLD, FileRef, ReturnedMailResult
 
 ADDENDUM_COLUMNS = ("recipient_key", "record_id", "variant", "language", "large_print", "addressee_1", "addressee_2", "state",
@@ -75,7 +78,7 @@ def _rows(path: Path):
         try:
             for n, fields in enumerate(reader, 1):
                 if fields:
-                    yield n, kind, fields[at].strip() if len(fields) > at else ""
+                    yield n, kind, clean_line(fields[at])[0].strip() if len(fields) > at else ""
         except (UnicodeDecodeError, csv.Error) as exc:
             raise ReturnedFileError(f"{path.name} cannot be read after row {n}: {exc}") from None
 
@@ -166,7 +169,7 @@ def _process(letters: Letters, found: Round, returned: Path, sha: str, scratch: 
                     wanted = {i for (i,) in db.execute(f"SELECT record_id FROM hit WHERE record_id IN ({marks})", ids)} if ids else set()
                     for f in rows:
                         if len(f) == reader.width and f[at].strip() in wanted:
-                            contact[f[at].strip()] = (f[phone_at].strip(), f[email_at].strip())
+                            contact[f[at].strip()] = (clean_line(f[phone_at])[0].strip(), clean_line(f[email_at])[0].strip())
         else:
             raise RosterError(f"the roster of round {found.number} is missing or changed since the export; phone and e-mail for "
                               f"the secondary notice cannot be looked up")
@@ -178,7 +181,7 @@ def _process(letters: Letters, found: Round, returned: Path, sha: str, scratch: 
         for row in db.execute("SELECT recipient_key, record_id, variant, language, large_print, addressee_1, addressee_2, state "
                               "FROM hit ORDER BY record_id"):
             phone, email = contact.get(row[1], ("", ""))
-            out.writerow((*row, phone, email, "returned as undeliverable"))
+            out.writerow(csv_row((*row, phone, email, "returned as undeliverable")))
             states[row[7]] += 1
             matched += 1
         unmatched_buf = io.StringIO()
@@ -186,7 +189,7 @@ def _process(letters: Letters, found: Round, returned: Path, sha: str, scratch: 
         unmatched.writerow(UNMATCHED_COLUMNS)
         unknown = 0
         for n, kind, ident in db.execute("SELECT row, kind, ident FROM entry WHERE recipient IS NULL ORDER BY row"):
-            unmatched.writerow((n, ident, f"no recipient of round {found.number} has this {kind}" if ident else f"the {kind} is empty"))
+            unmatched.writerow(csv_row((n, ident, f"no recipient of round {found.number} has this {kind}" if ident else f"the {kind} is empty")))
             unknown += 1
         (repeats,) = db.execute("SELECT count(*) - count(DISTINCT recipient) FROM entry WHERE recipient IS NOT NULL").fetchone()
     finally:

@@ -1,9 +1,15 @@
 """Rosters of affected individuals: where they are and how they are read.
 
 Why by reference: a roster is personal data of up to millions of people; it never enters
-workflow history or logs. A case names it by URI (``file:`` URI or plain path, resolved
-under a configured base folder and refused if it points outside it) and records its
-sha256, so a re-run can prove it read the same file.
+workflow history or logs. A case names it by URI (``file:`` URI or plain path) and records
+its sha256, so a re-run can prove it read the same file.
+
+Why only the rosters folder: a report's ``roster_uri`` comes from whoever filed the report.
+It resolves in ``<notify_dir>/rosters`` (``rosters_folder``; ``file:roster.csv`` is
+``<notify_dir>/rosters/roster.csv``) and nowhere else: not in the notification work folder
+(``.notify-work``, whose per-breach person key is the secret behind every recipient key),
+not in another case's letters and exports beside it, not in a hidden folder. ``..``, an
+absolute path elsewhere and a symlink that leads out are refused with the reason.
 
 Why streaming: rows are read one at a time with the csv module, so memory does not grow
 with the roster. A bad row is a *row problem* (reported with its row number and record
@@ -28,31 +34,43 @@ from urllib.parse import unquote, urlsplit
 from activities.notify.person import COLUMNS, RowParser
 
 
+ROSTERS = "rosters"
+
+
 class RosterError(Exception):
-    """The roster as a whole cannot be used: not found, outside the base folder, wrong
+    """The roster as a whole cannot be used: not found, outside the rosters folder, wrong
     header, not UTF-8, or changed since it was recorded. The message says which."""
 
 
-def resolve(uri: str, base: Path) -> Path:
-    """The file a roster URI names: ``file:`` URIs (``file:///abs``, ``file:rel/x.csv``)
-    and plain paths, relative ones under ``base``. Refuses anything outside ``base``."""
-    base = Path(base).resolve()
+def rosters_folder(notify_dir: Path) -> Path:
+    """Where reports' rosters are: ``<notify_dir>/rosters``."""
+    return Path(notify_dir) / ROSTERS
+
+
+def resolve(uri: str, folder: Path, what: str = "roster") -> Path:
+    """The file a URI names: ``file:`` URIs (``file:///abs``, ``file:rel/x.csv``) and plain
+    paths, relative ones under ``folder``. Refuses anything that resolves (symlinks followed)
+    outside ``folder`` or into a hidden file or folder within it."""
+    folder = Path(folder).resolve()
     text = uri.strip()
     if text.startswith("file:"):
         parts = urlsplit(text)
         if parts.netloc not in ("", "localhost"):
-            raise RosterError(f"roster URI {uri!r} names host {parts.netloc!r}; only local files are supported")
+            raise RosterError(f"{what} URI {uri!r} names host {parts.netloc!r}; only local files are supported")
         text = unquote(parts.path)
     elif re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", text):
-        raise RosterError(f"roster URI {uri!r} has an unsupported scheme; use a file: URI or a path")
+        raise RosterError(f"{what} URI {uri!r} has an unsupported scheme; use a file: URI or a path")
     if not text:
-        raise RosterError(f"roster URI {uri!r} names no file")
+        raise RosterError(f"{what} URI {uri!r} names no file")
     path = Path(text)
-    path = (path if path.is_absolute() else base / path).resolve()
-    if path != base and base not in path.parents:
-        raise RosterError(f"roster URI {uri!r} resolves outside the roster folder {base}")
+    path = (path if path.is_absolute() else folder / path).resolve()
+    if folder not in path.parents:
+        raise RosterError(f"{what} URI {uri!r} resolves outside the folder {folder}: {what}s are read only from {folder}")
+    hidden = next((part for part in path.relative_to(folder).parts if part.startswith(".")), None)
+    if hidden is not None:
+        raise RosterError(f"{what} URI {uri!r} names the hidden {hidden!r}: {what}s are read only from {folder}, never from a hidden file or folder")
     if not path.is_file():
-        raise RosterError(f"roster {path} does not exist or is not a file")
+        raise RosterError(f"{what} {path} does not exist or is not a file ({what}s are read from {folder})")
     return path
 
 

@@ -7,7 +7,9 @@ checkpoint flushes and fsyncs what was appended and returns the exact byte offse
 which the work database records in the same commit as the roster cursor. A resumed round
 cuts each file back to its recorded offset and appends from there; a finished round gives
 them their final names with one rename each and an fsync of the folder. The files hold
-personal data (names, addresses): they are private to the service's user.
+personal data (names, addresses): they are private to the service's user. Every cell is
+written safe for a spreadsheet (``activities.safe_text.csv_row``; the export's lines are
+already, by ``batch.csv_line``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from activities.durable import PRIVATE, fsync_dir
 from activities.notify.batch import ERROR_COLUMNS, EXPORT_COLUMNS, NO_ADDRESS_COLUMNS
 from activities.notify.files import RoundLayout
 from activities.notify.round_errors import ExportError
+from activities.safe_text import csv_row
 
 EXPORT, NO_ADDRESS, ERRORS = "mailhouse.csv", "no-address.csv", "errors.csv"
 OUTPUTS = {EXPORT: EXPORT_COLUMNS, NO_ADDRESS: NO_ADDRESS_COLUMNS, ERRORS: ERROR_COLUMNS}
@@ -67,7 +70,7 @@ class RoundFiles:
     def write(self, name: str, rows: list) -> None:
         if rows:
             buf = io.StringIO()
-            csv.writer(buf).writerows(rows)
+            csv.writer(buf).writerows(map(csv_row, rows))
             self.files[name].write(buf.getvalue().encode())
 
     def write_lines(self, name: str, lines: list[str]) -> None:

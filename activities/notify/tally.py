@@ -26,6 +26,8 @@ class Tally:
         self.errors = saved.get("errors", 0)
         self.duplicates = saved.get("duplicates", 0)
         self.not_in_previous = saved.get("not_in_previous", 0)
+        self.cleaned = saved.get("cleaned", 0)  # error-report notes of removed characters (rows, and the letter facts)
+        self.removed = saved.get("removed", 0)  # the characters removed
         self.combos: Counter = Counter({tuple(k): v for k, v in saved.get("combos", [])})
 
     def dump(self) -> dict:
@@ -34,6 +36,8 @@ class Tally:
             "errors": self.errors,
             "duplicates": self.duplicates,
             "not_in_previous": self.not_in_previous,
+            "cleaned": self.cleaned,
+            "removed": self.removed,
             "combos": sorted([list(k), v] for k, v in self.combos.items()),
         }
 
@@ -63,6 +67,7 @@ class Tally:
             by_method=dict(sorted(by_method.items())), by_state=dict(sorted(by_state.items())),
             untranslated_languages=dict(sorted(untranslated.items())),
             not_in_previous_round=self.not_in_previous if follow_up else None,
+            cleaned=self.cleaned, characters_removed=self.removed,
         )
 
     def unreachable_states(self) -> list[str]:

@@ -1,5 +1,9 @@
 """The tracking reports as files: JSON (the whole report) and CSV (one row per breach, then
-one per quarter and the totals, so a spreadsheet can re-check every sum)."""
+one per quarter and the totals, so a spreadsheet can re-check every sum).
+
+The CSV's text cells are written safe for a spreadsheet (``activities.safe_text.csv_cell``:
+one that would be evaluated as a formula gets a leading quote); the counts are numbers and
+are written as they are, so every sum still adds up."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import io
 import json
 from typing import Any
 
+from activities.safe_text import csv_cell
 from starter.tracking.periods import iso
 from starter.tracking.reports import Totals, TrackingReport
 
@@ -57,8 +62,12 @@ def to_csv(report: TrackingReport) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
+
+    def write(row: dict[str, Any]) -> None:
+        writer.writerow({column: csv_cell(value) for column, value in row.items()})
+
     for line in report.cases:
-        writer.writerow({
+        write({
             "record": "case",
             "label": line.breach_id,
             "opened_at": iso(line.opened_at),
@@ -82,6 +91,6 @@ def to_csv(report: TrackingReport) -> str:
             "major_incident": int(line.major_incident),
         })
     for b in report.by_quarter:
-        writer.writerow(_totals_row("quarter", b.period.label, b.totals))
-    writer.writerow(_totals_row("total", report.period.label, report.totals))
+        write(_totals_row("quarter", b.period.label, b.totals))
+    write(_totals_row("total", report.period.label, report.totals))
     return buf.getvalue()
