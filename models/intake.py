@@ -129,8 +129,13 @@ class Recipient(StrEnum):
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
 
+# Reports hold personal data: a validation error's text (which may reach a log line or a
+# traceback) names the field and the problem, never the value sent.
+REPORT_CONFIG = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+
 class ReportedBy(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = REPORT_CONFIG
 
     name: NonEmpty
     email: NonEmpty
@@ -139,7 +144,7 @@ class ReportedBy(BaseModel):
 
 
 class Contractor(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = REPORT_CONFIG
 
     name: NonEmpty
     contract_number: NonEmpty
@@ -152,7 +157,7 @@ class IntakeReport(BaseModel):
     is reported to the sender instead of being silently dropped.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = REPORT_CONFIG
 
     external_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
     source: Source

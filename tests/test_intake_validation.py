@@ -140,3 +140,20 @@ def test_breach_id_is_stable_and_collision_free():
     assert breach_id("api", "A/1") != breach_id("api", "A 1")
     assert breach_id("api", "A/1") == breach_id("api", "A/1")
     assert breach_id("api", "A/1").startswith("api-A-1-")
+
+
+def test_a_validation_error_never_repeats_the_values_sent():
+    """Issue 14: an error's text can reach a log line or a traceback; it names fields, never values."""
+    from pydantic import ValidationError
+
+    from models.intake import IntakeReport
+
+    doc = base()
+    doc["reported_by"]["email"] = "CANARY-REPORTER@example.gov" * 30  # too long: refused
+    doc["summary"] = {"CANARY": "not text"}
+    doc["source"] = "CANARY-SOURCE"
+    with pytest.raises(ValidationError) as info:
+        IntakeReport.model_validate(doc)
+    text = str(info.value)
+    assert "reported_by.email" in text and "summary" in text and "source" in text
+    assert "CANARY" not in text, text
