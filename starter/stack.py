@@ -46,24 +46,52 @@ class StackError(RuntimeError):
     """A problem that stops `breach up`, phrased for the operator (no traceback)."""
 
 
+def _bind(setting: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise StackError(f"port {port} is already in use on 127.0.0.1; stop what holds it or set {setting} to another port") from None
+        raise
+    return sock
+
+
 def check_ports(ports: dict[str, int]) -> None:
     """Fail with a clear message naming the setting when a port is already taken."""
     for setting, port in ports.items():
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError as exc:
-                if exc.errno == errno.EADDRINUSE:
-                    raise StackError(f"port {port} is already in use on 127.0.0.1; stop what holds it or set {setting} to another port") from None
-                raise
+        _bind(setting, port).close()
+
+
+def reserve_ports(ports: dict[str, int]) -> dict[str, socket.socket]:
+    """Bind and hold our own servers' ports before the dev server starts.
+
+    The dev server opens its HTTP API and metrics endpoints on random free ports; a port
+    merely checked and released could be taken by one of them before uvicorn binds it (seen
+    in CI as "address already in use" on a restart). Held sockets are handed to uvicorn.
+    """
+    held: dict[str, socket.socket] = {}
+    try:
+        for setting, port in ports.items():
+            held[setting] = _bind(setting, port)
+            held[setting].listen(128)
+    except BaseException:
+        for sock in held.values():
+            sock.close()
+        raise
+    return held
 
 
 def stack_ports(settings: Settings) -> dict[str, int]:
-    ports = {"BREACH_CODEC_PORT": settings.codec_port, "BREACH_API_PORT": settings.api_port}
-    if settings.embedded:
-        ports = {"BREACH_TEMPORAL_PORT": settings.temporal_port, "BREACH_UI_PORT": settings.ui_port, **ports}
-    return ports
+    """The ports of the dev server, which binds them itself (checked, not held)."""
+    return {"BREACH_TEMPORAL_PORT": settings.temporal_port, "BREACH_UI_PORT": settings.ui_port} if settings.embedded else {}
+
+
+def served_ports(settings: Settings) -> dict[str, int]:
+    """The ports `breach up` serves itself (held from the start, see reserve_ports)."""
+    return {"BREACH_CODEC_PORT": settings.codec_port, "BREACH_API_PORT": settings.api_port}
 
 
 def dev_server_command(settings: Settings) -> list[str]:
@@ -157,6 +185,15 @@ async def run_stack(settings: Settings, ready: asyncio.Event | None = None) -> N
     """Run until SIGINT/SIGTERM; ``ready`` is set once every part is up (used by tests)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     check_ports(stack_ports(settings))
+    held = reserve_ports(served_ports(settings))
+    try:
+        await _run_stack(settings, held, ready)
+    finally:
+        for sock in held.values():
+            sock.close()
+
+
+async def _run_stack(settings: Settings, held: dict[str, socket.socket], ready: asyncio.Event | None) -> None:
     key_ring(settings)  # a missing key file of a folder with cases stops here, before anything starts
     tighten(settings.private_paths)
     proc = await start_dev_server(settings) if settings.embedded else None
@@ -176,12 +213,12 @@ async def run_stack(settings: Settings, ready: asyncio.Event | None = None) -> N
             log.info("search attributes registered", names=added)
         codec_server = _QuietServer(uvicorn.Config(codec_app(client.data_converter.payload_codec, settings), host="127.0.0.1", port=settings.codec_port, log_level="warning"))
         worker = build_worker(client, settings, executor)
-        tasks = [asyncio.create_task(codec_server.serve(), name="codec"), asyncio.create_task(worker.run(), name="worker")]
+        tasks = [asyncio.create_task(codec_server.serve(sockets=[held["BREACH_CODEC_PORT"]]), name="codec"), asyncio.create_task(worker.run(), name="worker")]
         intake = IntakeService(settings, client)
         api_server = _QuietServer(uvicorn.Config(create_app(intake), host="127.0.0.1", port=settings.api_port, log_level="warning", access_log=False))
         inbox = Inbox(settings.inbox_path, intake.file_now)
         intake_tasks = [
-            asyncio.create_task(api_server.serve(), name="intake API"),
+            asyncio.create_task(api_server.serve(sockets=[held["BREACH_API_PORT"]]), name="intake API"),
             asyncio.create_task(intake.drain_forever(stop_intake), name="spool drainer"),
             asyncio.create_task(watch_inbox(inbox, settings.inbox_poll_seconds, stop_intake), name="inbox poller"),
             asyncio.create_task(reconcile_forever(client, make_engine(settings.register_url), timedelta(minutes=settings.reconcile_minutes), stop_intake), name="reconciliation"),

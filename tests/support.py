@@ -65,6 +65,9 @@ class LocalStack:
             "BREACH_CODEC_PORT": str(free_port()),
             "BREACH_API_PORT": str(free_port()),
             "BREACH_LOG_FORMAT": "console",
+            # The session's tests (and schemathesis) send many unauthenticated requests from
+            # 127.0.0.1 on purpose; the throttle itself is tested on its own (test_http_throttle.py).
+            "BREACH_API_AUTH_FAILURES_LIMIT": "10000",
         }
         self.env.pop("BREACH_TEMPORAL_ADDRESS", None)
         self.proc: subprocess.Popen | None = None

@@ -10,7 +10,6 @@ and after `breach up` took reports through the inbox and the CLI.
 from __future__ import annotations
 
 import json
-import os
 import stat
 import subprocess
 import time

@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     ui_port: int = Field(8233, ge=1, le=65535, description="Port of the embedded Temporal Web UI.")
     codec_port: int = Field(8234, ge=1, le=65535, description="Port of the codec server the Web UI decodes payloads through.")
     api_port: int = Field(8235, ge=1, le=65535, description="Port of the HTTP intake API served by `breach up` on 127.0.0.1.")
+    api_auth_failures_limit: int = Field(20, ge=2, le=10_000, description="Failed authentications (401) from one client address within 10 minutes after which the HTTP API refuses it with 429; past a quarter of it, each 401 is answered more slowly (0.25 s, doubling, at most 4 s).")
+    api_auth_block_minutes: float = Field(15, gt=0, le=24 * 60, description="How long the HTTP API refuses an address that reached BREACH_API_AUTH_FAILURES_LIMIT.")
     inbox_dir: Path | None = Field(None, description="Folder watched for dropped report files (default <data_dir>/inbox).")
     inbox_poll_seconds: float = Field(2.0, gt=0, le=3600, description="How often `breach up` looks into the inbox; a file is read once two polls saw it unchanged.")
     spool_retry_seconds: float = Field(5.0, gt=0, le=3600, description="How often `breach up` retries filing the reports the API spooled while Temporal was unreachable.")

@@ -8,7 +8,8 @@
 
 Every route but the health check needs ``Authorization: Bearer <token>`` (`breach token
 create NAME [--source S ...]`). Checks run in this order and every refusal answers a JSON
-body naming the problem: 401 (no or unknown token), 413 (body over 1 MiB), 422 (invalid
+body naming the problem: 401 (no or unknown token; repeated from one address, answered more
+slowly and then refused with 429 for a while, see starter/intake/throttle.py), 413 (body over 1 MiB), 422 (invalid
 report: every offending field), 403 (token not allowed for the report's source). Refusals
 are logged with the status, the reason, the token's name and the offending field names,
 never with report contents.
@@ -27,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any, Literal
 
 import structlog
@@ -43,6 +44,7 @@ from temporalio.client import Client
 from models.intake import IntakeReport, Source, breach_id_of
 from starter.intake.filing import InvalidReport, parse_for_filing
 from starter.intake.service import Accepted, CaseStatus, IntakeService, NotFileable
+from starter.intake.throttle import FailureThrottle
 from starter.intake.tokens import TokenRecord
 from worker.config import Settings
 
@@ -87,7 +89,8 @@ _bearer = HTTPBearer(auto_error=False, description="An integration's token from 
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 _REFUSALS = {
-    401: {"model": Problem, "description": "no bearer token, or an unknown or revoked one"},
+    401: {"model": Problem, "description": "no bearer token, or an unknown or revoked one (repeated failures from one address are answered more slowly)"},
+    429: {"model": Problem, "description": "this address sent too many unknown or missing tokens; wait `Retry-After` seconds"},
     403: {"model": Problem, "description": "the token is not allowed for this report's (or case's) source"},
 }
 
@@ -107,9 +110,13 @@ _INTAKE_EXAMPLE = {
 }
 
 
-def create_app(service: IntakeService, *, drain_spool: bool = False) -> FastAPI:
+def create_app(service: IntakeService, *, drain_spool: bool = False, throttle: FailureThrottle | None = None,
+               sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> FastAPI:
     """The FastAPI app over ``service``; ``drain_spool`` runs the spool drainer in the app's lifespan
-    (for a stand-alone API process; `breach up` runs the drainer itself)."""
+    (for a stand-alone API process; `breach up` runs the drainer itself). ``throttle`` (default from
+    the settings) slows and then refuses repeated 401s of one address; ``sleep`` makes its delays."""
+    settings = service.settings
+    throttle = throttle or FailureThrottle(limit=settings.api_auth_failures_limit, window=600.0, block=settings.api_auth_block_minutes * 60)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -147,13 +154,28 @@ def create_app(service: IntakeService, *, drain_spool: bool = False) -> FastAPI:
         headers = {"WWW-Authenticate": 'Bearer realm="breach"'} if status == 401 else None
         return problem(status, error, detail, problems, headers)
 
-    def authenticate(request: Request, credentials: HTTPAuthorizationCredentials | None) -> TokenRecord | JSONResponse:
+    async def authenticate(request: Request, credentials: HTTPAuthorizationCredentials | None) -> TokenRecord | JSONResponse:
+        address = request.client.host if request.client else "unknown"
+        if (wait := throttle.retry_after(address)) is not None:
+            answer = refused(request, 429, "too many failed attempts", f"this address sent too many unknown or missing tokens; try again in {wait:.0f} s")
+            answer.headers["Retry-After"] = str(max(1, round(wait)))
+            return answer
         if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
-            return refused(request, 401, "missing bearer token", "send the header `Authorization: Bearer <token>`; an operator creates tokens with `breach token create NAME`")
+            return await unauthenticated(request, address, "missing bearer token", "send the header `Authorization: Bearer <token>`; an operator creates tokens with `breach token create NAME`")
         record = service.tokens.authenticate(credentials.credentials)
         if record is None:
-            return refused(request, 401, "unknown token", "this bearer token is unknown or has been revoked; ask an operator for a token (`breach token create NAME`)")
+            return await unauthenticated(request, address, "unknown token", "this bearer token is unknown or has been revoked; ask an operator for a token (`breach token create NAME`)")
+        throttle.succeeded(address)
         return record
+
+    async def unauthenticated(request: Request, address: str, error: str, detail: str) -> JSONResponse:
+        delay, blocked = throttle.failed(address)
+        if blocked:
+            log.warning("client blocked after repeated failed authentication", client=address, minutes=round(throttle.block / 60, 1))
+        elif delay:
+            log.warning("failed authentication slowed", client=address, delay_seconds=delay)
+            await sleep(delay)
+        return refused(request, 401, error, detail)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -204,7 +226,7 @@ def create_app(service: IntakeService, *, drain_spool: bool = False) -> FastAPI:
         kept on disk and filed when Temporal is back). The answer carries the breach id, the
         workflow id, the case's status URL and its link in the Temporal Web UI.
         """
-        token = authenticate(request, credentials)
+        token = await authenticate(request, credentials)
         if isinstance(token, JSONResponse):
             return token
         too_big = f"the limit is {MAX_BODY} bytes (1 MiB); send one report per request and reference rosters by roster_uri, never inline"
@@ -251,7 +273,7 @@ def create_app(service: IntakeService, *, drain_spool: bool = False) -> FastAPI:
         ``breach_id`` is the breach id from the intake answer (``<source>-<external id>``) or the
         workflow id (``breach-<breach id>``). A token limited to some sources sees only their cases.
         """
-        token = authenticate(request, credentials)
+        token = await authenticate(request, credentials)
         if isinstance(token, JSONResponse):
             return token
         match = BREACH_ID.match(breach_id)
